@@ -13,8 +13,10 @@ PGFILEDESC = "fluxcredits - usage-credit metering"
 
 # One name per sql/NAME.sql (regress) and specs/NAME.spec (isolation); a
 # regress test and a spec may not share a name.
-REGRESS    = billing_period billing_period_sqldef
-ISOLATION  =
+REGRESS    = consume_compression consume_ai topups \
+             idempotency refund plan_change usage ledger errors
+ISOLATION  = race_last_credit race_topup_split race_idempotency race_refund_plan \
+             race_rollback
 TAP_TESTS  = 1
 
 REGRESS_OPTS    = --temp-config=$(srcdir)/scripts/test.conf
@@ -22,6 +24,13 @@ ISOLATION_OPTS  = --temp-config=$(srcdir)/scripts/test.conf
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+
+# The server's headers are system headers to us: -Wall -Wextra -Werror then
+# judges our code, not PostgreSQL's inline functions.
+PG_CPPFLAGS = -isystem $(shell $(PG_CONFIG) --includedir-server 2>/dev/null)
+
+# Plain `make` builds the module (PGXS's `all`), as usual.
+.DEFAULT_GOAL := all
 
 # The user-facing commands work before PostgreSQL's headers are installed:
 # they install them first, then call make again.
@@ -35,7 +44,12 @@ demo-stop:
 bench:
 	@bash bench/run.sh
 
-ifneq ($(wildcard $(PGXS)),)
+ifeq ($(wildcard $(PGXS)),)
+all install installcheck:
+	@echo "PostgreSQL 15 and its headers are not installed: run 'make test' or 'make demo'," >&2
+	@echo "which install them (postgresql-server-dev-15), or set PG_CONFIG." >&2
+	@exit 1
+else
 include $(PGXS)
 
 # Suites on throwaway instances, one target each, so that the test script can

@@ -16,3 +16,516 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 -- and a SET clause would cost a GUC save and restore on every call.
 COMMENT ON FUNCTION @extschema@.billing_period(timestamptz, timestamptz, text) IS
 'the billing period [start, next start) containing at, for an account anchored at anchor in time zone tz';
+
+--------------------------------------------------------------------------
+-- Types and tables
+--------------------------------------------------------------------------
+
+CREATE TYPE @extschema@.credit_kind AS ENUM ('compression', 'ai');
+COMMENT ON TYPE @extschema@.credit_kind IS
+'compression: one processed image; ai: AI alt text or SEO rename';
+
+CREATE TYPE @extschema@.ledger_entry AS ENUM ('consume', 'refund', 'topup', 'plan_change');
+COMMENT ON TYPE @extschema@.ledger_entry IS 'what a ledger row records';
+
+-- Plans are data: a DBA may add one with INSERT.
+CREATE TABLE @extschema@.plans (
+    name              text PRIMARY KEY
+                      CHECK (name <> '' AND pg_catalog.octet_length(name) <= 64),
+    compression_limit integer CHECK (compression_limit >= 0),
+    ai_monthly        integer NOT NULL CHECK (ai_monthly >= 0)
+);
+COMMENT ON TABLE @extschema@.plans IS
+'plans and their monthly allocations; compression_limit NULL means unlimited';
+
+INSERT INTO @extschema@.plans (name, compression_limit, ai_monthly) VALUES
+    ('Free',    20,   0),
+    ('Starter', 200,  200),
+    ('Pro',     NULL, 1000),
+    ('Agency',  NULL, 10000);
+
+CREATE TABLE @extschema@.accounts (
+    account       text PRIMARY KEY
+                  CHECK (account <> '' AND pg_catalog.octet_length(account) <= 256),
+    plan          text NOT NULL REFERENCES @extschema@.plans (name),
+    anchor        timestamptz NOT NULL CHECK (pg_catalog.isfinite(anchor)),
+    tz            text NOT NULL,
+    topup_balance bigint NOT NULL DEFAULT 0 CHECK (topup_balance >= 0),
+    opened_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    anchor_since  timestamptz
+);
+COMMENT ON TABLE @extschema@.accounts IS
+'one row per account of the app: plan, billing anchor and zone, top-up balance';
+COMMENT ON COLUMN @extschema@.accounts.anchor_since IS
+'when a new anchor given to credits_set_plan took effect (NULL: since the account opened)';
+
+-- The per-period counters: a cache of the ledger, one row per account,
+-- billing period and kind that has seen a charge.
+CREATE TABLE @extschema@.counters (
+    account      text NOT NULL REFERENCES @extschema@.accounts (account),
+    kind         @extschema@.credit_kind NOT NULL,
+    period_start timestamptz NOT NULL,
+    period_end   timestamptz NOT NULL,
+    used         bigint NOT NULL DEFAULT 0 CHECK (used >= 0),
+    topup_used   bigint NOT NULL DEFAULT 0 CHECK (topup_used >= 0),
+    PRIMARY KEY (account, period_start, kind)
+);
+COMMENT ON TABLE @extschema@.counters IS
+'credits used per account, billing period and kind: used from the monthly allocation, topup_used from the top-up balance';
+
+-- The append-only ledger: every change of a balance is one row.
+CREATE TABLE @extschema@.ledger (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at              timestamptz NOT NULL,
+    account         text NOT NULL,
+    entry           @extschema@.ledger_entry NOT NULL,
+    kind            @extschema@.credit_kind,
+    period_start    timestamptz,
+    monthly         integer NOT NULL DEFAULT 0,
+    topup           integer NOT NULL DEFAULT 0,
+    image           text,
+    idempotency_key text,
+    reference       text,
+    charge          bigint
+);
+COMMENT ON TABLE @extschema@.ledger IS
+'append-only audit ledger; the counters and top-up balances are sums of it';
+COMMENT ON COLUMN @extschema@.ledger.monthly IS
+'change of the monthly counter of (account, kind, period_start): +n for a charge, -n for its refund';
+COMMENT ON COLUMN @extschema@.ledger.topup IS
+'change of the account''s top-up balance: +n for a top-up, -n for AI credits drawn from it, +n for their refund';
+COMMENT ON COLUMN @extschema@.ledger.reference IS
+'topup: the payment reference; plan_change: the new plan';
+COMMENT ON COLUMN @extschema@.ledger.charge IS
+'refund: the charge refunded; a consume that an earlier charge of the same image covered: that charge';
+
+CREATE UNIQUE INDEX ledger_idempotency_key ON @extschema@.ledger (account, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+CREATE INDEX ledger_ai_image ON @extschema@.ledger (account, image, period_start)
+    WHERE entry = 'consume' AND kind = 'ai' AND image IS NOT NULL;
+CREATE UNIQUE INDEX ledger_refund_once ON @extschema@.ledger (charge)
+    WHERE entry = 'refund';
+CREATE UNIQUE INDEX ledger_payment_reference ON @extschema@.ledger (reference)
+    WHERE entry = 'topup';
+
+CREATE FUNCTION @extschema@._ledger_append_only() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION 'the fluxcredits ledger is append-only'
+        USING ERRCODE = 'FC007',
+              DETAIL = format('%s on fluxcredits.ledger is refused: ledger rows are never changed or removed.', TG_OP),
+              HINT = 'Record a correction as a new entry, for example with fluxcredits.credits_refund().';
+END
+$$;
+COMMENT ON FUNCTION @extschema@._ledger_append_only() IS 'internal: refuses UPDATE, DELETE and TRUNCATE on the ledger';
+
+CREATE TRIGGER ledger_append_only
+    BEFORE UPDATE OR DELETE OR TRUNCATE ON @extschema@.ledger
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._ledger_append_only();
+
+--------------------------------------------------------------------------
+-- Internal checks shared with the C code (src/account.c)
+--------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@._check_text(value text, what text, maxlen integer)
+RETURNS void
+AS 'MODULE_PATHNAME', 'fc_check_text_sql'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@._check_text(text, text, integer) IS
+'internal: raises unless value is a non-empty string of at most maxlen bytes';
+
+CREATE FUNCTION @extschema@._check_time_zone(tz text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'fc_check_time_zone_sql'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@._check_time_zone(text) IS
+'internal: raises 22023 unless tz is a time zone AT TIME ZONE accepts';
+
+CREATE FUNCTION @extschema@._check_at(at timestamptz, what text DEFAULT 'at')
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF at IS NULL THEN
+        RAISE EXCEPTION '% must not be null', what
+            USING ERRCODE = '22004',
+                  HINT = CASE WHEN what = 'at' THEN 'Leave it out to use now().'
+                              ELSE format('Give the %s as a finite timestamp.', what) END;
+    END IF;
+    IF NOT isfinite(at) THEN
+        RAISE EXCEPTION '% must be a finite timestamp', what USING ERRCODE = '22008';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._check_at(timestamptz, text) IS
+'internal: raises unless at is a finite timestamp';
+
+CREATE FUNCTION @extschema@._check_anchor(anchor timestamptz, what text)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM @extschema@._check_at(anchor, what);
+    IF anchor > now() + interval '1 year' THEN
+        RAISE EXCEPTION '% is too far in the future', what
+            USING ERRCODE = '22008',
+                  DETAIL = format('The %s is %s; it may be at most one year after now().', what, anchor),
+                  HINT = 'The anchor is when the account subscribed.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._check_anchor(timestamptz, text) IS
+'internal: raises unless anchor is finite and at most one year ahead';
+
+CREATE FUNCTION @extschema@._lock_account(account text)
+RETURNS @extschema@.accounts
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    acc @extschema@.accounts;
+BEGIN
+    PERFORM @extschema@._check_text(account, 'account', 256);
+    SELECT * INTO acc FROM @extschema@.accounts a
+     WHERE a.account = _lock_account.account FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'account "%" does not exist', account
+            USING ERRCODE = 'FC002',
+                  HINT = 'Open it first with fluxcredits.credits_open_account().';
+    END IF;
+    RETURN acc;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._lock_account(text) IS
+'internal: the account''s row, locked FOR NO KEY UPDATE (the first lock of every writer)';
+
+-- The internal helpers are called by the extension's own functions, which
+-- run as the extension's owner; nobody else needs them.
+REVOKE ALL ON FUNCTION @extschema@._check_text(text, text, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._check_time_zone(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._check_at(timestamptz, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._check_anchor(timestamptz, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._lock_account(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._ledger_append_only() FROM PUBLIC;
+
+--------------------------------------------------------------------------
+-- Accounts, consuming, top-ups, refunds, plan changes
+--------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.credits_open_account(account text,
+                                                 plan text DEFAULT 'Free',
+                                                 anchor timestamptz DEFAULT now(),
+                                                 tz text DEFAULT 'UTC')
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM @extschema@._check_text(account, 'account', 256);
+    PERFORM @extschema@._check_text(plan, 'plan', 64);
+    PERFORM @extschema@._check_anchor(anchor, 'anchor');
+    PERFORM @extschema@._check_time_zone(tz);
+    IF NOT EXISTS (SELECT FROM @extschema@.plans p WHERE p.name = credits_open_account.plan) THEN
+        RAISE EXCEPTION 'plan "%" does not exist', plan
+            USING ERRCODE = 'FC003',
+                  HINT = 'The plans are the rows of fluxcredits.plans.';
+    END IF;
+    -- The periods must be computable from this anchor now.
+    PERFORM @extschema@.billing_period(anchor, now(), tz);
+    INSERT INTO @extschema@.accounts (account, plan, anchor, tz)
+    VALUES (account, plan, anchor, tz)
+    ON CONFLICT DO NOTHING;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'account "%" already exists', account
+            USING ERRCODE = 'FC008',
+                  HINT = 'Use fluxcredits.credits_set_plan() to change its plan.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.credits_open_account(text, text, timestamptz, text) IS
+'opens an account on a plan, with its billing anchor and time zone';
+
+CREATE FUNCTION @extschema@.credits_consume(account text,
+                                            kind @extschema@.credit_kind,
+                                            amount integer DEFAULT 1,
+                                            image text DEFAULT NULL,
+                                            idempotency_key text DEFAULT NULL,
+                                            at timestamptz DEFAULT now())
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'fc_credits_consume'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.credits_consume(text, @extschema@.credit_kind, integer, text, text, timestamptz) IS
+'charges credits, all or nothing; returns the charge id; raises FC001 when they do not fit';
+
+CREATE FUNCTION @extschema@.credits_try_consume(account text,
+                                                kind @extschema@.credit_kind,
+                                                amount integer DEFAULT 1,
+                                                image text DEFAULT NULL,
+                                                idempotency_key text DEFAULT NULL,
+                                                at timestamptz DEFAULT now())
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'fc_credits_try_consume'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.credits_try_consume(text, @extschema@.credit_kind, integer, text, text, timestamptz) IS
+'credits_consume that returns false instead of raising FC001';
+
+CREATE FUNCTION @extschema@.credits_topup(account text, amount integer, reference text,
+                                          at timestamptz DEFAULT now())
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    prior record;
+    entry_id bigint;
+BEGIN
+    PERFORM @extschema@._check_text(account, 'account', 256);
+    IF amount IS NULL THEN
+        RAISE EXCEPTION 'amount must not be null' USING ERRCODE = '22004';
+    END IF;
+    IF amount <= 0 THEN
+        RAISE EXCEPTION 'amount must be positive'
+            USING ERRCODE = '22023', DETAIL = format('The amount given is %s.', amount);
+    END IF;
+    PERFORM @extschema@._check_text(reference, 'reference', 256);
+    PERFORM @extschema@._check_at(at);
+    PERFORM @extschema@._lock_account(account);
+
+    INSERT INTO @extschema@.ledger AS l (at, account, entry, kind, topup, reference)
+    VALUES (credits_topup.at, credits_topup.account, 'topup', 'ai',
+            credits_topup.amount, credits_topup.reference)
+    ON CONFLICT (reference) WHERE entry = 'topup' DO NOTHING
+    RETURNING id INTO entry_id;
+    IF entry_id IS NULL THEN
+        -- The payment was credited before: once is enough.
+        SELECT l.id, l.account, l.topup INTO prior FROM @extschema@.ledger l
+         WHERE l.entry = 'topup' AND l.reference = credits_topup.reference;
+        IF prior.account <> account OR prior.topup <> amount THEN
+            RAISE EXCEPTION 'payment reference "%" was already credited with other arguments', reference
+                USING ERRCODE = 'FC006',
+                      DETAIL = format('Ledger entry %s credited %s AI credits to account "%s".',
+                                      prior.id, prior.topup, prior.account);
+        END IF;
+        RETURN prior.id;
+    END IF;
+    UPDATE @extschema@.accounts a SET topup_balance = a.topup_balance + amount
+     WHERE a.account = credits_topup.account;
+    RETURN entry_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.credits_topup(text, integer, text, timestamptz) IS
+'adds non-expiring AI credits bought with a payment; the same reference is credited once; returns the ledger id';
+
+CREATE FUNCTION @extschema@.credits_refund(charge bigint, at timestamptz DEFAULT now())
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    owner text;
+    c @extschema@.ledger;
+    refund_id bigint;
+BEGIN
+    IF charge IS NULL THEN
+        RAISE EXCEPTION 'charge must not be null' USING ERRCODE = '22004';
+    END IF;
+    PERFORM @extschema@._check_at(at);
+    SELECT l.account INTO owner FROM @extschema@.ledger l WHERE l.id = credits_refund.charge;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'charge % does not exist', charge
+            USING ERRCODE = 'FC005',
+                  HINT = 'Pass the id that credits_consume() returned.';
+    END IF;
+    PERFORM @extschema@._lock_account(owner);
+    SELECT * INTO c FROM @extschema@.ledger l WHERE l.id = credits_refund.charge;
+    IF c.entry <> 'consume' OR c.charge IS NOT NULL THEN
+        RAISE EXCEPTION 'ledger entry % is not a charge', charge
+            USING ERRCODE = 'FC005',
+                  DETAIL = CASE WHEN c.entry = 'refund'
+                                    THEN format('It records the refund of charge %s.', c.charge)
+                                    WHEN c.charge IS NOT NULL
+                                    THEN format('It records a call that charge %s already covered.', c.charge)
+                                    ELSE format('It records a %s.', replace(c.entry::text, '_', ' ')) END,
+                  HINT = 'Only charges made by credits_consume() can be refunded.';
+    END IF;
+    IF at < c.at THEN
+        RAISE EXCEPTION 'a refund cannot be dated before its charge'
+            USING ERRCODE = '22023',
+                  DETAIL = format('Charge %s was made at %s; the refund is dated %s.', c.id, c.at, at);
+    END IF;
+    SELECT l.id INTO refund_id FROM @extschema@.ledger l
+     WHERE l.entry = 'refund' AND l.charge = c.id;
+    IF FOUND THEN
+        RAISE EXCEPTION 'charge % was already refunded', charge
+            USING ERRCODE = 'FC005',
+                  DETAIL = format('Ledger entry %s refunded it.', refund_id);
+    END IF;
+
+    INSERT INTO @extschema@.ledger (at, account, entry, kind, period_start, monthly, topup, image, charge)
+    VALUES (at, c.account, 'refund', c.kind, c.period_start, -c.monthly, -c.topup, c.image, c.id)
+    RETURNING id INTO refund_id;
+    UPDATE @extschema@.counters n
+       SET used = n.used - c.monthly, topup_used = n.topup_used + c.topup
+     WHERE n.account = c.account AND n.period_start = c.period_start AND n.kind = c.kind;
+    IF c.topup <> 0 THEN
+        UPDATE @extschema@.accounts a SET topup_balance = a.topup_balance - c.topup
+         WHERE a.account = c.account;
+    END IF;
+    RETURN refund_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.credits_refund(bigint, timestamptz) IS
+'returns a charge to where it came from (the monthly counter of its period, or the top-up balance), once; returns the ledger id of the refund';
+
+CREATE FUNCTION @extschema@.credits_set_plan(account text, plan text,
+                                             at timestamptz DEFAULT now(),
+                                             new_anchor timestamptz DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    acc @extschema@.accounts;
+    entry_id bigint;
+BEGIN
+    PERFORM @extschema@._check_text(account, 'account', 256);
+    PERFORM @extschema@._check_text(plan, 'plan', 64);
+    PERFORM @extschema@._check_at(at);
+    IF new_anchor IS NOT NULL THEN
+        PERFORM @extschema@._check_anchor(new_anchor, 'new_anchor');
+    END IF;
+    acc := @extschema@._lock_account(account);
+    IF NOT EXISTS (SELECT FROM @extschema@.plans p WHERE p.name = credits_set_plan.plan) THEN
+        RAISE EXCEPTION 'plan "%" does not exist', plan
+            USING ERRCODE = 'FC003',
+                  HINT = 'The plans are the rows of fluxcredits.plans.';
+    END IF;
+    IF acc.anchor_since IS NOT NULL AND at < acc.anchor_since THEN
+        RAISE EXCEPTION 'at % is before the account''s current billing anchor took effect', at
+            USING ERRCODE = '22023',
+                  DETAIL = format('The anchor took effect at %s; it does not describe earlier times.',
+                                  acc.anchor_since);
+    END IF;
+    IF new_anchor IS NOT NULL THEN
+        PERFORM @extschema@.billing_period(new_anchor, at, acc.tz);
+    END IF;
+
+    UPDATE @extschema@.accounts a
+       SET plan = credits_set_plan.plan,
+           anchor = coalesce(new_anchor, a.anchor),
+           anchor_since = CASE WHEN new_anchor IS NULL THEN a.anchor_since ELSE at END
+     WHERE a.account = credits_set_plan.account;
+    INSERT INTO @extschema@.ledger (at, account, entry, period_start, reference)
+    SELECT credits_set_plan.at, credits_set_plan.account, 'plan_change', u.period_start,
+           credits_set_plan.plan
+      FROM @extschema@.credits_usage(credits_set_plan.account, credits_set_plan.at) u
+    RETURNING id INTO entry_id;
+    RETURN entry_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.credits_set_plan(text, text, timestamptz, timestamptz) IS
+'moves an account to another plan at once (used stays used); a new anchor restarts its billing periods at "at"; returns the ledger id';
+
+--------------------------------------------------------------------------
+-- Usage read-out (src/usage.c)
+--------------------------------------------------------------------------
+
+CREATE TYPE @extschema@.credits_usage AS (
+    plan                 text,
+    compressor_used      bigint,
+    compressor_limit     bigint,
+    ia_credits_used      bigint,
+    ia_credits_monthly   bigint,
+    ia_topup_credits     bigint,
+    ia_credits_remaining bigint,
+    "canCompress"        boolean,
+    "canUseIA"           boolean,
+    period_start         timestamptz,
+    period_end           timestamptz
+);
+COMMENT ON TYPE @extschema@.credits_usage IS 'the dashboard''s read-out of one account';
+
+CREATE FUNCTION @extschema@.credits_usage(account text, at timestamptz DEFAULT now())
+RETURNS @extschema@.credits_usage
+AS 'MODULE_PATHNAME', 'fc_credits_usage'
+LANGUAGE C STABLE SECURITY DEFINER PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.credits_usage(text, timestamptz) IS
+'the usage read-out of an account for the billing period containing at';
+
+CREATE FUNCTION @extschema@.credits_usage_json(account text, at timestamptz DEFAULT now())
+RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT to_jsonb(u) FROM @extschema@.credits_usage(account, at) u
+$$;
+COMMENT ON FUNCTION @extschema@.credits_usage_json(text, timestamptz) IS
+'credits_usage as the dashboard''s JSON, with the same keys';
+
+CREATE VIEW @extschema@.usage AS
+SELECT a.account, u.*
+  FROM @extschema@.accounts a
+ CROSS JOIN LATERAL @extschema@.credits_usage(a.account) u;
+COMMENT ON VIEW @extschema@.usage IS 'the current usage read-out of every account';
+
+--------------------------------------------------------------------------
+-- Consistency check
+--------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.credits_check()
+RETURNS TABLE (account text, kind @extschema@.credit_kind, period_start timestamptz,
+               item text, stored bigint, from_ledger bigint)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH l AS (
+        SELECT l.account, l.kind, l.period_start,
+               sum(l.monthly)::bigint AS used, (-sum(l.topup))::bigint AS topup_used
+          FROM @extschema@.ledger l
+         WHERE l.entry IN ('consume', 'refund')
+         GROUP BY 1, 2, 3
+    ), c AS (
+        SELECT c.account, c.kind, c.period_start, c.used, c.topup_used
+          FROM @extschema@.counters c
+    ), j AS (
+        SELECT coalesce(c.account, l.account) AS account,
+               coalesce(c.kind, l.kind) AS kind,
+               coalesce(c.period_start, l.period_start) AS period_start,
+               coalesce(c.used, 0) AS c_used, coalesce(l.used, 0) AS l_used,
+               coalesce(c.topup_used, 0) AS c_topup, coalesce(l.topup_used, 0) AS l_topup
+          FROM c FULL JOIN l
+            ON c.account = l.account AND c.kind = l.kind AND c.period_start = l.period_start
+    ), b AS (
+        SELECT a.account, a.topup_balance AS stored,
+               coalesce((SELECT sum(l.topup) FROM @extschema@.ledger l
+                          WHERE l.account = a.account), 0)::bigint AS from_ledger
+          FROM @extschema@.accounts a
+    )
+    SELECT j.account, j.kind, j.period_start, 'used', j.c_used, j.l_used
+      FROM j WHERE j.c_used <> j.l_used
+    UNION ALL
+    SELECT j.account, j.kind, j.period_start, 'topup_used', j.c_topup, j.l_topup
+      FROM j WHERE j.c_topup <> j.l_topup
+    UNION ALL
+    SELECT b.account, NULL, NULL, 'topup_balance', b.stored, b.from_ledger
+      FROM b WHERE b.stored <> b.from_ledger
+    UNION ALL
+    SELECT l.account, NULL, NULL, 'unknown account', NULL, count(*)
+      FROM @extschema@.ledger l
+     WHERE NOT EXISTS (SELECT FROM @extschema@.accounts a WHERE a.account = l.account)
+     GROUP BY l.account
+    ORDER BY 1, 3, 2, 4
+$$;
+COMMENT ON FUNCTION @extschema@.credits_check() IS
+'recomputes every counter and top-up balance from the ledger; one row per disagreement, none when healthy';

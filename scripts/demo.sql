@@ -1,0 +1,77 @@
+-- scripts/demo.sql: the product's story, with real calls (run by `make demo`).
+-- The `at` argument is the test clock: it moves the story through time.
+\set QUIET on
+\set ON_ERROR_STOP on
+SET timezone = 'UTC';
+SET datestyle = 'ISO, YMD';
+CREATE EXTENSION fluxcredits;
+\pset footer off
+
+\echo
+\echo '== 1. Billing periods: a period starts on the anchor day, clipped to short months'
+SELECT anchor, tz, at, fluxcredits.billing_period(anchor, at, tz) AS period
+  FROM (VALUES
+    ('2026-01-31 09:00+00'::timestamptz, 'UTC', '2026-02-20 00:00+00'::timestamptz),
+    ('2026-01-31 09:00+00', 'UTC', '2026-03-10 00:00+00'),
+    ('2024-02-29 00:00+00', 'UTC', '2025-03-01 00:00+00'),
+    ('2026-01-10 00:00-05', 'America/New_York', '2026-03-20 00:00+00'),
+    ('2026-01-10 00:00-05', 'America/New_York', '2026-11-20 00:00+00')
+  ) AS v(anchor, tz, at);
+
+\echo
+\echo '== 2. A Free account (20 compressions a month) uploads 21 images'
+SELECT fluxcredits.credits_open_account('maria@example.com', 'Free', '2026-01-15 10:00+00');
+SELECT count(*) AS compressions_charged
+  FROM generate_series(1, 21) g
+ WHERE fluxcredits.credits_try_consume('maria@example.com', 'compression',
+                                       image => 'upload-' || g, at => '2026-02-01 12:00+00');
+\echo 'The 21st is refused with SQLSTATE FC001 (here through credits_try_consume, which says false).'
+\echo 'Her dashboard:'
+\pset tuples_only on
+SELECT fluxcredits.credits_usage_json('maria@example.com', '2026-02-01 12:00+00');
+\pset tuples_only off
+
+\echo
+\echo '== 3. A Starter account runs AI alt text and SEO rename on one image: one AI credit'
+SELECT fluxcredits.credits_open_account('studio-42', 'Starter', '2026-01-31 08:00+00');
+SELECT fluxcredits.credits_consume('studio-42', 'ai', image => 'hero.jpg', at => '2026-02-10 09:00+00') AS alt_text_charge,
+       fluxcredits.credits_consume('studio-42', 'ai', image => 'hero.jpg', at => '2026-02-10 09:01+00') AS seo_rename_charge;
+\pset tuples_only on
+SELECT fluxcredits.credits_usage_json('studio-42', '2026-02-10 09:01+00');
+\pset tuples_only off
+
+\echo
+\echo '== 4. It buys a top-up of 50 AI credits (the payment webhook arrives twice: credited once)'
+SELECT fluxcredits.credits_topup('studio-42', 50, 'pay_8842', '2026-02-12 00:00+00') AS first_delivery,
+       fluxcredits.credits_topup('studio-42', 50, 'pay_8842', '2026-02-12 00:00:05+00') AS retried_delivery;
+\pset tuples_only on
+SELECT fluxcredits.credits_usage_json('studio-42', '2026-02-12 00:00+00');
+\pset tuples_only off
+
+\echo
+\echo '== 5. A bulk job of 220 AI credits: 199 monthly credits are left, so 21 come from the top-up'
+SELECT fluxcredits.credits_consume('studio-42', 'ai', 220, at => '2026-02-20 00:00+00') AS charge;
+SELECT entry, kind, period_start, monthly, topup FROM fluxcredits.ledger
+ WHERE account = 'studio-42' ORDER BY id;
+\pset tuples_only on
+SELECT fluxcredits.credits_usage_json('studio-42', '2026-02-20 00:00+00');
+\pset tuples_only off
+
+\echo
+\echo '== 6. Time moves on: the next billing periods start on each anchor day (not the 1st)'
+\echo 'studio-42 (anchor Jan 31): the new period runs from Feb 28 to Mar 31; the top-up balance is still there.'
+\pset tuples_only on
+SELECT fluxcredits.credits_usage_json('studio-42', '2026-02-28 08:00+00');
+\pset tuples_only off
+\echo 'maria@example.com (anchor the 15th): compressing again on Feb 15.'
+SELECT fluxcredits.credits_consume('maria@example.com', 'compression', at => '2026-02-15 10:00+00') AS charge;
+\pset tuples_only on
+SELECT fluxcredits.credits_usage_json('maria@example.com', '2026-02-15 10:00+00');
+\pset tuples_only off
+
+\echo
+\echo '== 7. The DBA view of every account now, and the ledger check (no rows: healthy)'
+SELECT account, plan, compressor_used, compressor_limit, ia_credits_used, ia_credits_remaining,
+       "canCompress", "canUseIA", period_start, period_end
+  FROM fluxcredits.usage ORDER BY account;
+SELECT * FROM fluxcredits.credits_check();

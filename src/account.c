@@ -1,0 +1,207 @@
+/*-------------------------------------------------------------------------
+ *
+ * account.c
+ *	  Argument checks shared by the SQL-callable functions, and reading an
+ *	  account with its plan.
+ *
+ * fc_account_load() with lock = true takes the account's row lock (FOR NO
+ * KEY UPDATE), the first lock of every writer; see fluxcredits.h.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "fluxcredits.h"
+
+#include "billing_period.h"
+#include "catalog/pg_type_d.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/timestamp.h"
+
+/*
+ * Text argument argno as a C string.  NULL when the SQL value is NULL and
+ * required is false; otherwise NULL and empty strings, and strings longer
+ * than maxlen bytes, are errors naming the argument.
+ */
+char *
+fc_arg_text(FunctionCallInfo fcinfo, int argno, const char *name,
+			int maxlen, bool required)
+{
+	text	   *t;
+	int			len;
+
+	if (PG_ARGISNULL(argno))
+	{
+		if (!required)
+			return NULL;
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", name)));
+	}
+	t = PG_GETARG_TEXT_PP(argno);
+	len = VARSIZE_ANY_EXHDR(t);
+	if (len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be empty", name)));
+	if (len > maxlen)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s is too long", name),
+				 errdetail("It is %d bytes long; at most %d bytes are allowed.",
+						   len, maxlen)));
+	return text_to_cstring(t);
+}
+
+/* The "at" argument: required and finite. */
+TimestampTz
+fc_arg_at(FunctionCallInfo fcinfo, int argno)
+{
+	TimestampTz at;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("at must not be null"),
+				 errhint("Leave it out to use now().")));
+	at = PG_GETARG_TIMESTAMPTZ(argno);
+	if (TIMESTAMP_NOT_FINITE(at))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("at must be a finite timestamp")));
+	return at;
+}
+
+/* The credit_kind argument: required. */
+FcKind
+fc_arg_kind(FunctionCallInfo fcinfo, int argno)
+{
+	char	   *label;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("kind must not be null"),
+				 errhint("Use 'compression' or 'ai'.")));
+	label = DatumGetCString(DirectFunctionCall1(enum_out, PG_GETARG_DATUM(argno)));
+	if (strcmp(label, "compression") == 0)
+		return FC_KIND_COMPRESSION;
+	if (strcmp(label, "ai") == 0)
+		return FC_KIND_AI;
+	elog(ERROR, "fluxcredits: unexpected credit kind \"%s\"", label);
+	return FC_KIND_COMPRESSION;	/* keep compiler quiet */
+}
+
+/*
+ * A timestamptz as text for messages, in its own palloc'd string, in the
+ * session's DateStyle like the SQL-written functions' messages.
+ */
+char *
+fc_timestamp_str(TimestampTz t)
+{
+	return DatumGetCString(DirectFunctionCall1(timestamptz_out, TimestampTzGetDatum(t)));
+}
+
+const char *
+fc_kind_name(FcKind kind)
+{
+	return kind == FC_KIND_AI ? "ai" : "compression";
+}
+
+/*
+ * Read account (and its plan) into *acc; unknown accounts are an error.
+ * With lock, take the account's row lock first.  Must be called inside SPI.
+ */
+void
+fc_account_load(const char *account, bool lock, FcAccount *acc)
+{
+	static SPIPlanPtr plain = NULL;
+	static SPIPlanPtr locked = NULL;
+	static const Oid types[1] = {TEXTOID};
+	/*
+	 * The plan is read by scalar subqueries, not a join: when the row lock
+	 * waits for a concurrent plan change, the recheck then reads the plan of
+	 * the row version it locked (a join would keep the old plan's row and
+	 * drop the account from the result).
+	 */
+#define FC_ACCOUNT_SQL \
+	"SELECT a.plan, a.anchor, a.tz, a.anchor_since, a.topup_balance," \
+	"       (SELECT p.compression_limit FROM fluxcredits.plans p WHERE p.name = a.plan)," \
+	"       (SELECT p.ai_monthly FROM fluxcredits.plans p WHERE p.name = a.plan)" \
+	"  FROM fluxcredits.accounts a" \
+	" WHERE a.account = $1"
+	SPIPlanPtr	plan;
+	Datum		values[1];
+	int			rc;
+
+	if (lock)
+		plan = fc_plan(&locked, FC_ACCOUNT_SQL " FOR NO KEY UPDATE OF a", 1, types);
+	else
+		plan = fc_plan(&plain, FC_ACCOUNT_SQL, 1, types);
+	values[0] = CStringGetTextDatum(account);
+	rc = SPI_execute_plan(plan, values, NULL, !lock, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "fluxcredits: reading account failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FC_UNKNOWN_ACCOUNT),
+				 errmsg("account \"%s\" does not exist", account),
+				 errhint("Open it first with fluxcredits.credits_open_account().")));
+
+	acc->plan = fc_get_text(1);
+	fc_get_timestamptz(2, &acc->anchor);
+	acc->tz = fc_get_text(3);
+	acc->has_anchor_since = fc_get_timestamptz(4, &acc->anchor_since);
+	fc_get_int64(5, &acc->topup_balance);
+	acc->compression_unlimited = !fc_get_int64(6, &acc->compression_limit);
+	fc_get_int64(7, &acc->ai_monthly);
+}
+
+/*
+ * The account's billing period containing at.  A new anchor set by
+ * credits_set_plan() applies from anchor_since on: the period in which it
+ * took effect starts then, never earlier, and times before it are refused.
+ */
+void
+fc_account_period(const FcAccount *acc, TimestampTz at,
+				  TimestampTz *start, TimestampTz *end)
+{
+	if (acc->has_anchor_since && at < acc->anchor_since)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("at %s is before the account's current billing anchor took effect",
+						fc_timestamp_str(at)),
+				 errdetail("The anchor took effect at %s; it does not describe earlier times.",
+						   fc_timestamp_str(acc->anchor_since))));
+	fc_billing_period(acc->anchor, at, acc->tz, start, end);
+	if (acc->has_anchor_since && *start < acc->anchor_since)
+		*start = acc->anchor_since;
+}
+
+/*
+ * _check_text(value, what, maxlen): the check fc_arg_text() applies, for the
+ * functions written in SQL.  Internal: raises, or returns nothing.
+ */
+PG_FUNCTION_INFO_V1(fc_check_text_sql);
+Datum
+fc_check_text_sql(PG_FUNCTION_ARGS)
+{
+	char	   *what;
+
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("what and maxlen must not be null")));
+	what = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	(void) fc_arg_text(fcinfo, 0, what, PG_GETARG_INT32(2), true);
+	PG_RETURN_VOID();
+}
+
+/* _check_time_zone(tz): 22023 unless tz is a time zone AT TIME ZONE accepts. */
+PG_FUNCTION_INFO_V1(fc_check_time_zone_sql);
+Datum
+fc_check_time_zone_sql(PG_FUNCTION_ARGS)
+{
+	fc_check_time_zone(fc_arg_text(fcinfo, 0, "tz", 255, true));
+	PG_RETURN_VOID();
+}

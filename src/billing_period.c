@@ -1,0 +1,560 @@
+/*-------------------------------------------------------------------------
+ *
+ * billing_period.c
+ *	  Billing periods: the calendar-month period that contains a time, for an
+ *	  account anchored at a timestamptz in a time zone.
+ *
+ * Period k (any sign) of an account starts at
+ *
+ *	 start_k = ((anchor AT TIME ZONE tz) + k * interval '1 month') AT TIME ZONE tz
+ *
+ * and the period containing "at" is [start_k, start_(k+1)) for the one k with
+ * start_k <= at < start_(k+1).  The code below must agree with that SQL
+ * expression on every input, so it follows PostgreSQL 15's own code paths
+ * step by step:
+ *
+ *	 - the zone name is resolved as timestamptz_zone() and timestamp_zone()
+ *	   resolve it: truncated to TZ_STRLEN_MAX bytes, looked up first as an
+ *	   abbreviation (DecodeTimezoneAbbrev: fixed TZ/DTZ or dynamic DYNTZ),
+ *	   then as a full zone name or POSIX specification (pg_tzset);
+ *	 - "anchor AT TIME ZONE tz" is computed as timestamptz_zone() does;
+ *	 - "+ k months" is timestamp_pl_interval()'s month arithmetic: add to the
+ *	   month, clip the day to the last day of the target month, keep the time
+ *	   of day;
+ *	 - "AT TIME ZONE tz" back to timestamptz is timestamp_zone(): for a full
+ *	   zone, DetermineTimeZoneOffset() on the local fields, which is what
+ *	   decides DST gaps (a local time that does not exist) and overlaps (one
+ *	   that exists twice).
+ *
+ * It is O(1) in the distance between anchor and at: the local anchor is
+ * decomposed once; k is estimated from the local year/month/day/time-of-day
+ * difference (exact for fixed-offset zones), then corrected by a step when a
+ * UTC offset change moves a boundary across at.  Only two or three starts are
+ * ever computed.
+ *
+ * Caching: the credits code calls fc_billing_period() on every request, so
+ * resolved zones are kept in a small static cache keyed by name.  An entry is
+ * trusted for the rest of the top-level statement that resolved it (keyed by
+ * the statement start timestamp), because the abbreviation table depends on
+ * the timezone_abbreviations setting, which a later statement may change.
+ * The last anchor's decomposition is cached too.  Nothing here allocates
+ * memory except the result range and the error paths.
+ *
+ * Errors: an unknown zone raises 22023 with PostgreSQL's own message.  An
+ * infinite anchor or at raises 22008: no period contains an infinite time
+ * (the SQL expression above would yield infinite starts, so no k satisfies
+ * start_k <= at < start_(k+1)).  A period whose start or end, or a local time
+ * on the way, falls outside the timestamp range raises 22008 as well.
+ *
+ * IDENTIFICATION
+ *	  src/billing_period.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "mb/pg_wchar.h"
+#include "parser/scansup.h"
+#include "pgtime.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/rangetypes.h"
+#include "utils/timestamp.h"
+#include "utils/typcache.h"
+
+#include "billing_period.h"
+
+/* How a zone name resolved, as timestamptz_zone()/timestamp_zone() see it */
+typedef enum FcZoneKind
+{
+	FC_ZONE_FIXED,				/* fixed-offset abbreviation (TZ, DTZ) */
+	FC_ZONE_DYNAMIC,			/* dynamic abbreviation (DYNTZ) */
+	FC_ZONE_FULL				/* full zone name or POSIX spec (pg_tzset) */
+} FcZoneKind;
+
+typedef struct FcZone
+{
+	bool		valid;
+	TimestampTz stamp;			/* statement start when resolved */
+	uint64		generation;		/* changes whenever the entry is refilled */
+	FcZoneKind	kind;
+	int			offset;			/* FIXED: seconds east of UTC */
+	pg_tz	   *tzp;			/* DYNAMIC, FULL: zone data (never freed) */
+	int			namelen;
+	char		name[TZ_STRLEN_MAX + 1];	/* as AT TIME ZONE sees it */
+} FcZone;
+
+/* The anchor in local time, decomposed once */
+typedef struct FcAnchor
+{
+	const FcZone *zone;			/* zone entry and its generation ... */
+	uint64		generation;		/* ... that this decomposition used */
+	TimestampTz anchor;
+	Timestamp	local;			/* anchor AT TIME ZONE tz */
+	struct pg_tm tm;			/* local fields */
+	fsec_t		fsec;
+	int64		tod;			/* local time of day, microseconds */
+} FcAnchor;
+
+#define FC_ZONE_CACHE_SIZE 8
+
+static FcZone fc_zone_cache[FC_ZONE_CACHE_SIZE];
+static int	fc_zone_last = 0;	/* most recently used entry */
+static int	fc_zone_next = 0;	/* next entry to replace */
+static uint64 fc_zone_generation = 0;
+static FcAnchor fc_anchor_cache;
+
+static const FcZone *fc_zone_lookup(const char *name, int len);
+static void fc_zone_resolve(FcZone *zone, const char *name, int len,
+							TimestampTz stamp);
+static const FcAnchor *fc_anchor_local(const FcZone *zone, TimestampTz anchor);
+static TimestampTz fc_period_start(const FcZone *zone, const FcAnchor *a,
+								   int64 k);
+static void fc_period_containing(const FcZone *zone, TimestampTz anchor,
+								 TimestampTz at, TimestampTz *start,
+								 TimestampTz *end);
+static void fc_out_of_range(void) pg_attribute_noreturn();
+
+/*
+ * Raise the error for a period, or a local time on the way to one, that
+ * falls outside the range of timestamp.
+ */
+static void
+fc_out_of_range(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+			 errmsg("timestamp out of range"),
+			 errdetail("The billing period, or the anchor in local time, lies outside the range of timestamp.")));
+}
+
+/*
+ * Resolve a zone name into *zone exactly as timestamptz_zone() does in
+ * PostgreSQL 15: abbreviations first (they win over zone names that look the
+ * same, such as "EST"), then pg_tzset(), which also accepts POSIX-style
+ * specifications.  name[0..len) is already truncated as text_to_cstring_buffer
+ * would truncate it; it need not be NUL-terminated.
+ */
+static void
+fc_zone_resolve(FcZone *zone, const char *name, int len, TimestampTz stamp)
+{
+	char		tzname[TZ_STRLEN_MAX + 1];
+	char	   *lowzone;
+	int			type,
+				val;
+	pg_tz	   *tzp;
+
+	Assert(len <= TZ_STRLEN_MAX);
+	memcpy(tzname, name, len);
+	tzname[len] = '\0';
+
+	zone->valid = false;
+
+	/* DecodeTimezoneAbbrev requires lowercase input */
+	lowzone = downcase_truncate_identifier(tzname, strlen(tzname), false);
+	type = DecodeTimezoneAbbrev(0, lowzone, &val, &tzp);
+	pfree(lowzone);
+
+	if (type == TZ || type == DTZ)
+	{
+		zone->kind = FC_ZONE_FIXED;
+		zone->offset = val;
+		zone->tzp = NULL;
+	}
+	else if (type == DYNTZ)
+	{
+		zone->kind = FC_ZONE_DYNAMIC;
+		zone->offset = 0;
+		zone->tzp = tzp;
+	}
+	else
+	{
+		tzp = pg_tzset(tzname);
+		if (tzp == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("time zone \"%s\" not recognized", tzname),
+					 errhint("Use a name from pg_timezone_names, an abbreviation from pg_timezone_abbrevs, or a POSIX time zone specification.")));
+		zone->kind = FC_ZONE_FULL;
+		zone->offset = 0;
+		zone->tzp = tzp;
+	}
+
+	memcpy(zone->name, tzname, len + 1);
+	zone->namelen = len;
+	zone->stamp = stamp;
+	zone->generation = ++fc_zone_generation;
+	zone->valid = true;
+}
+
+/*
+ * The resolved zone for name[0..len), from the cache when it was resolved
+ * earlier in this statement.  Truncates the name as AT TIME ZONE does.
+ */
+static const FcZone *
+fc_zone_lookup(const char *name, int len)
+{
+	TimestampTz stamp = GetCurrentStatementStartTimestamp();
+	FcZone	   *zone;
+	int			i;
+
+	/* text_to_cstring_buffer(zone, tzname, TZ_STRLEN_MAX + 1) truncation */
+	if (len > TZ_STRLEN_MAX)
+		len = pg_mbcliplen(name, len, TZ_STRLEN_MAX);
+
+	zone = &fc_zone_cache[fc_zone_last];
+	if (zone->valid && zone->namelen == len && zone->stamp == stamp &&
+		memcmp(zone->name, name, len) == 0)
+		return zone;
+
+	for (i = 0; i < FC_ZONE_CACHE_SIZE; i++)
+	{
+		zone = &fc_zone_cache[i];
+		if (zone->valid && zone->namelen == len &&
+			memcmp(zone->name, name, len) == 0)
+		{
+			if (zone->stamp != stamp)
+				fc_zone_resolve(zone, name, len, stamp);
+			fc_zone_last = i;
+			return zone;
+		}
+	}
+
+	zone = &fc_zone_cache[fc_zone_next];
+	fc_zone_resolve(zone, name, len, stamp);
+	fc_zone_last = fc_zone_next;
+	fc_zone_next = (fc_zone_next + 1) % FC_ZONE_CACHE_SIZE;
+	return zone;
+}
+
+/*
+ * "anchor AT TIME ZONE tz" (timestamptz_zone), then decomposed as
+ * timestamp_pl_interval() decomposes it.  Cached for the last anchor.
+ */
+static const FcAnchor *
+fc_anchor_local(const FcZone *zone, TimestampTz anchor)
+{
+	FcAnchor   *a = &fc_anchor_cache;
+	Timestamp	local;
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int			tz;
+
+	if (a->zone == zone && a->generation == zone->generation &&
+		a->anchor == anchor)
+		return a;
+
+	a->zone = NULL;
+
+	switch (zone->kind)
+	{
+		case FC_ZONE_FIXED:
+			/* tz = -val; dt2local(timestamp, tz) */
+			local = anchor + (int64) zone->offset * USECS_PER_SEC;
+			break;
+		case FC_ZONE_DYNAMIC:
+			{
+				int			isdst;
+
+				tz = DetermineTimeZoneAbbrevOffsetTS(anchor, zone->name,
+													 zone->tzp, &isdst);
+				local = anchor - (int64) tz * USECS_PER_SEC;
+			}
+			break;
+		case FC_ZONE_FULL:
+			if (timestamp2tm(anchor, &tz, &tm, &fsec, NULL, zone->tzp) != 0 ||
+				tm2timestamp(&tm, fsec, NULL, &local) != 0)
+				fc_out_of_range();
+			break;
+		default:
+			elog(ERROR, "unexpected time zone kind %d", (int) zone->kind);
+			local = 0;			/* keep compiler quiet */
+	}
+	if (!IS_VALID_TIMESTAMP(local))
+		fc_out_of_range();
+
+	/* timestamp_pl_interval: timestamp2tm(timestamp, NULL, tm, &fsec, ...) */
+	if (timestamp2tm(local, NULL, &a->tm, &a->fsec, NULL, NULL) != 0)
+		fc_out_of_range();
+	a->local = local;
+	a->tod = ((((int64) a->tm.tm_hour * MINS_PER_HOUR) + a->tm.tm_min) *
+			  SECS_PER_MINUTE + a->tm.tm_sec) * USECS_PER_SEC + a->fsec;
+	a->anchor = anchor;
+	a->generation = zone->generation;
+	a->zone = zone;
+	return a;
+}
+
+/*
+ * start_k = ((anchor AT TIME ZONE tz) + k * interval '1 month') AT TIME ZONE tz
+ */
+static TimestampTz
+fc_period_start(const FcZone *zone, const FcAnchor *a, int64 k)
+{
+	struct pg_tm tm;
+	Timestamp	local;
+	TimestampTz result;
+	int			tz;
+
+	if (k == 0)
+	{
+		/* timestamp_pl_interval does no month arithmetic for 0 months */
+		local = a->local;
+		tm = a->tm;
+	}
+	else
+	{
+		/* timestamp_pl_interval: add months, clip the day, keep the time */
+		int64		months = (int64) a->tm.tm_year * MONTHS_PER_YEAR +
+			(a->tm.tm_mon - 1) + k;
+		int64		year = months / MONTHS_PER_YEAR;
+		int			mon = (int) (months % MONTHS_PER_YEAR);
+		int			mdays;
+
+		if (mon < 0)
+		{
+			mon += MONTHS_PER_YEAR;
+			year--;
+		}
+		if (year < JULIAN_MINYEAR || year > JULIAN_MAXYEAR)
+			fc_out_of_range();
+		tm = a->tm;
+		tm.tm_year = (int) year;
+		tm.tm_mon = mon + 1;
+		mdays = day_tab[isleap(tm.tm_year)][tm.tm_mon - 1];
+		if (tm.tm_mday > mdays)
+			tm.tm_mday = mdays;
+
+		/*
+		 * tm2timestamp(tm, fsec, NULL, &local).  With valid fields and a time
+		 * of day below 24:00, its overflow checks reduce to these two.
+		 */
+		if (!IS_VALID_JULIAN(tm.tm_year, tm.tm_mon, tm.tm_mday))
+			fc_out_of_range();
+		local = (date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) - POSTGRES_EPOCH_JDATE) *
+			USECS_PER_DAY + a->tod;
+		if (!IS_VALID_TIMESTAMP(local))
+			fc_out_of_range();
+	}
+
+	/* timestamp_zone(): the local time back to timestamptz */
+	switch (zone->kind)
+	{
+		case FC_ZONE_FIXED:
+			/* tz = val; dt2local(timestamp, tz) */
+			result = local - (int64) zone->offset * USECS_PER_SEC;
+			break;
+		case FC_ZONE_DYNAMIC:
+			tz = -DetermineTimeZoneAbbrevOffset(&tm, zone->name, zone->tzp);
+			result = local - (int64) tz * USECS_PER_SEC;
+			break;
+		case FC_ZONE_FULL:
+			/* tz = DetermineTimeZoneOffset(); tm2timestamp(&tm, fsec, &tz) */
+			tz = DetermineTimeZoneOffset(&tm, zone->tzp);
+			result = local + (int64) tz * USECS_PER_SEC;
+			break;
+		default:
+			elog(ERROR, "unexpected time zone kind %d", (int) zone->kind);
+			result = 0;			/* keep compiler quiet */
+	}
+	if (!IS_VALID_TIMESTAMP(result))
+		fc_out_of_range();
+	return result;
+}
+
+/*
+ * The period [*start, *end) containing at.  Both timestamps must be finite.
+ */
+static void
+fc_period_containing(const FcZone *zone, TimestampTz anchor, TimestampTz at,
+					 TimestampTz *start, TimestampTz *end)
+{
+	const FcAnchor *a = fc_anchor_local(zone, anchor);
+	Timestamp	local_at;
+	int64		date;
+	int64		tod;
+	int			year,
+				mon,
+				mday;
+	int64		k;
+	int			clipped_day;
+	TimestampTz s0,
+				s1;
+
+	/*
+	 * Estimate at in local time with the anchor's UTC offset (exact for a
+	 * fixed-offset zone, at most a DST shift away otherwise).  Both values
+	 * are within a few days of the timestamp range, so nothing overflows.
+	 */
+	local_at = at + (a->local - anchor);
+	date = local_at / USECS_PER_DAY;
+	tod = local_at % USECS_PER_DAY;
+	if (tod < 0)
+	{
+		tod += USECS_PER_DAY;
+		date--;
+	}
+	date += POSTGRES_EPOCH_JDATE;
+	if (date < 0 || date > INT_MAX)
+		fc_out_of_range();		/* so would be the period */
+	j2date((int) date, &year, &mon, &mday);
+
+	/* whole months from the local anchor to local at, day clipped */
+	k = ((int64) year - a->tm.tm_year) * MONTHS_PER_YEAR + (mon - a->tm.tm_mon);
+	clipped_day = Min(a->tm.tm_mday, day_tab[isleap(year)][mon - 1]);
+	if (mday < clipped_day || (mday == clipped_day && tod < a->tod))
+		k--;
+
+	/*
+	 * Correct the estimate.  start_k increases strictly with k (months are
+	 * weeks long, UTC offset changes hours), so this ends after a step at
+	 * most in practice; out-of-range starts raise an error, so it always
+	 * ends.
+	 */
+	s0 = fc_period_start(zone, a, k);
+	if (at < s0)
+	{
+		do
+		{
+			k--;
+			s1 = s0;
+			s0 = fc_period_start(zone, a, k);
+		} while (at < s0);
+	}
+	else
+	{
+		s1 = fc_period_start(zone, a, k + 1);
+		while (at >= s1)
+		{
+			k++;
+			s0 = s1;
+			s1 = fc_period_start(zone, a, k + 1);
+		}
+	}
+
+	*start = s0;
+	*end = s1;
+}
+
+/*
+ * Reject infinite inputs (22008): no period contains an infinite time, and
+ * an infinite anchor has no months to count.
+ */
+static inline void
+fc_check_finite(TimestampTz anchor, TimestampTz at)
+{
+	if (TIMESTAMP_NOT_FINITE(anchor))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("billing period anchor must be finite"),
+				 errdetail("The anchor is %s.",
+						   TIMESTAMP_IS_NOBEGIN(anchor) ? "-infinity" : "infinity")));
+	if (TIMESTAMP_NOT_FINITE(at))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("no billing period contains an infinite timestamp"),
+				 errdetail("The time is %s.",
+						   TIMESTAMP_IS_NOBEGIN(at) ? "-infinity" : "infinity")));
+}
+
+/*
+ * Raise SQLSTATE 22023 unless tz names a time zone that AT TIME ZONE accepts.
+ */
+void
+fc_check_time_zone(const char *tz)
+{
+	if (tz == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("time zone must not be null")));
+	(void) fc_zone_lookup(tz, strlen(tz));
+}
+
+/*
+ * The billing period [*start, *end) that contains at; see billing_period.h.
+ */
+void
+fc_billing_period(TimestampTz anchor, TimestampTz at, const char *tz,
+				  TimestampTz *start, TimestampTz *end)
+{
+	const FcZone *zone;
+
+	fc_check_finite(anchor, at);
+	if (tz == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("time zone must not be null")));
+	zone = fc_zone_lookup(tz, strlen(tz));
+	fc_period_containing(zone, anchor, at, start, end);
+}
+
+/*
+ * The tstzrange [start, end), start < end, laid out as range_serialize()
+ * lays it out for an 8-byte pass-by-value, double-aligned element: header,
+ * range type OID, lower bound, upper bound, flags byte.  Building it directly
+ * skips the type cache and a comparison call per row.  Assert-enabled builds
+ * check it against make_range().
+ */
+static RangeType *
+fc_make_tstzrange(TimestampTz start, TimestampTz end)
+{
+	Size		size = sizeof(RangeType) + 2 * sizeof(TimestampTz) + sizeof(char);
+	RangeType  *range;
+	char	   *ptr;
+
+	Assert(start < end);
+	range = (RangeType *) palloc0(size);
+	SET_VARSIZE(range, size);
+	range->rangetypid = TSTZRANGEOID;
+	ptr = (char *) (range + 1);
+	memcpy(ptr, &start, sizeof(TimestampTz));
+	memcpy(ptr + sizeof(TimestampTz), &end, sizeof(TimestampTz));
+	ptr[2 * sizeof(TimestampTz)] = RANGE_LB_INC;
+
+#ifdef USE_ASSERT_CHECKING
+	{
+		TypeCacheEntry *typcache = lookup_type_cache(TSTZRANGEOID,
+													 TYPECACHE_RANGE_INFO);
+		RangeBound	lower,
+					upper;
+		RangeType  *check;
+
+		lower.val = TimestampTzGetDatum(start);
+		lower.infinite = false;
+		lower.inclusive = true;
+		lower.lower = true;
+		upper.val = TimestampTzGetDatum(end);
+		upper.infinite = false;
+		upper.inclusive = false;
+		upper.lower = false;
+		check = make_range(typcache, &lower, &upper, false);
+		Assert(VARSIZE(check) == size && memcmp(check, range, size) == 0);
+		pfree(check);
+	}
+#endif
+
+	return range;
+}
+
+/* billing_period(anchor, at, tz): the period [start, next start) containing at */
+PG_FUNCTION_INFO_V1(fc_billing_period_sql);
+
+Datum
+fc_billing_period_sql(PG_FUNCTION_ARGS)
+{
+	TimestampTz anchor = PG_GETARG_TIMESTAMPTZ(0);
+	TimestampTz at = PG_GETARG_TIMESTAMPTZ(1);
+	text	   *tz = PG_GETARG_TEXT_PP(2);
+	const FcZone *zone;
+	TimestampTz start,
+				end;
+
+	fc_check_finite(anchor, at);
+	zone = fc_zone_lookup(VARDATA_ANY(tz), VARSIZE_ANY_EXHDR(tz));
+	fc_period_containing(zone, anchor, at, &start, &end);
+
+	PG_RETURN_RANGE_P(fc_make_tstzrange(start, end));
+}

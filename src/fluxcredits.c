@@ -1,0 +1,22 @@
+/*-------------------------------------------------------------------------
+ *
+ * fluxcredits.c
+ *	  Module entry point.  Each concern lives in its own file:
+ *	  billing_period.c (periods), account.c (arguments, accounts),
+ *	  consume.c (charging), usage.c (read-out), spi_plans.c (SPI plans).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "fluxcredits.h"
+
+#include "utils/guc.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	MarkGUCPrefixReserved("fluxcredits");
+}

@@ -1,0 +1,79 @@
+/*-------------------------------------------------------------------------
+ *
+ * fluxcredits.h
+ *	  Declarations shared by fluxcredits' C files: the extension's own
+ *	  SQLSTATEs, argument checks, the account record and SPI helpers.
+ *
+ * Locking rules (every writer follows them, in this order):
+ *	1. the account's row in fluxcredits.accounts, FOR NO KEY UPDATE: it
+ *	   serialises every change of one account's balances, so limit checks,
+ *	   idempotency keys and image dedupe see the previous writer's commit;
+ *	2. then counters and ledger rows of that account.
+ * Readers (credits_usage) take no lock.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FLUXCREDITS_H
+#define FLUXCREDITS_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/timestamp.h"
+
+/* SQLSTATEs of the extension's own class FC (listed in README.md). */
+#define ERRCODE_FC_INSUFFICIENT_CREDITS		MAKE_SQLSTATE('F','C','0','0','1')
+#define ERRCODE_FC_UNKNOWN_ACCOUNT			MAKE_SQLSTATE('F','C','0','0','2')
+#define ERRCODE_FC_UNKNOWN_PLAN				MAKE_SQLSTATE('F','C','0','0','3')
+#define ERRCODE_FC_IDEMPOTENCY_CONFLICT		MAKE_SQLSTATE('F','C','0','0','4')
+#define ERRCODE_FC_NOT_REFUNDABLE			MAKE_SQLSTATE('F','C','0','0','5')
+#define ERRCODE_FC_REFERENCE_CONFLICT		MAKE_SQLSTATE('F','C','0','0','6')
+#define ERRCODE_FC_LEDGER_APPEND_ONLY		MAKE_SQLSTATE('F','C','0','0','7')
+#define ERRCODE_FC_ACCOUNT_EXISTS			MAKE_SQLSTATE('F','C','0','0','8')
+
+/* Longest accepted identifiers, in bytes. */
+#define FC_MAX_ACCOUNT_LEN		256
+#define FC_MAX_IMAGE_LEN		1024
+#define FC_MAX_KEY_LEN			256
+
+typedef enum FcKind
+{
+	FC_KIND_COMPRESSION,
+	FC_KIND_AI
+} FcKind;
+
+/* An account with its plan, as read by fc_account_load(). */
+typedef struct FcAccount
+{
+	char	   *plan;
+	TimestampTz anchor;
+	char	   *tz;
+	bool		has_anchor_since;
+	TimestampTz anchor_since;
+	int64		topup_balance;
+	bool		compression_unlimited;
+	int64		compression_limit;
+	int64		ai_monthly;
+} FcAccount;
+
+/* account.c */
+extern char *fc_arg_text(FunctionCallInfo fcinfo, int argno, const char *name,
+						 int maxlen, bool required);
+extern TimestampTz fc_arg_at(FunctionCallInfo fcinfo, int argno);
+extern FcKind fc_arg_kind(FunctionCallInfo fcinfo, int argno);
+extern const char *fc_kind_name(FcKind kind);
+extern char *fc_timestamp_str(TimestampTz t);
+extern void fc_account_load(const char *account, bool lock, FcAccount *acc);
+extern void fc_account_period(const FcAccount *acc, TimestampTz at,
+							  TimestampTz *start, TimestampTz *end);
+
+/* spi_plans.c */
+extern SPIPlanPtr fc_plan(SPIPlanPtr *cache, const char *sql, int nargs,
+						  const Oid *argtypes);
+extern bool fc_get_int64(int col, int64 *value);
+extern bool fc_get_timestamptz(int col, TimestampTz *value);
+extern char *fc_get_text(int col);
+
+#endif							/* FLUXCREDITS_H */
