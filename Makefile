@@ -16,7 +16,7 @@ PGFILEDESC = "fluxcredits - usage-credit metering"
 REGRESS    = consume_compression consume_ai topups \
              idempotency refund plan_change usage ledger errors
 ISOLATION  = race_last_credit race_topup_split race_idempotency race_refund_plan \
-             race_rollback
+             race_rollback race_hot_account
 TAP_TESTS  = 1
 
 REGRESS_OPTS    = --temp-config=$(srcdir)/scripts/test.conf

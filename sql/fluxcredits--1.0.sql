@@ -59,19 +59,28 @@ COMMENT ON TABLE @extschema@.accounts IS
 COMMENT ON COLUMN @extschema@.accounts.anchor_since IS
 'when a new anchor given to credits_set_plan took effect (NULL: since the account opened)';
 
--- The per-period counters: a cache of the ledger, one row per account,
--- billing period and kind that has seen a charge.
+-- The per-period counters: a cache of the ledger.  One account's counter of
+-- one kind in one billing period is split into slots (rows) that are summed
+-- on read, so that concurrent charges of one busy account lock different
+-- rows.  A limited kind never overspends because every slot may only count up
+-- to its own cap, and the caps of a period never add up to more than what
+-- the plan leaves (they are set only under the account's row lock with every
+-- slot row locked: see _rebalance).  An unlimited kind has no caps.
 CREATE TABLE @extschema@.counters (
     account      text NOT NULL REFERENCES @extschema@.accounts (account),
     kind         @extschema@.credit_kind NOT NULL,
     period_start timestamptz NOT NULL,
+    slot         smallint NOT NULL DEFAULT 0 CHECK (slot >= 0),
     period_end   timestamptz NOT NULL,
     used         bigint NOT NULL DEFAULT 0 CHECK (used >= 0),
     topup_used   bigint NOT NULL DEFAULT 0 CHECK (topup_used >= 0),
-    PRIMARY KEY (account, period_start, kind)
+    cap          bigint,
+    PRIMARY KEY (account, period_start, kind, slot)
 );
 COMMENT ON TABLE @extschema@.counters IS
-'credits used per account, billing period and kind: used from the monthly allocation, topup_used from the top-up balance';
+'credits used per account, billing period, kind and slot (slots are summed): used from the monthly allocation, topup_used from the top-up balance';
+COMMENT ON COLUMN @extschema@.counters.cap IS
+'how far this slot''s used may grow (NULL: unlimited kind); the caps of a period add up to at most the plan''s limit';
 
 -- The append-only ledger: every change of a balance is one row.
 CREATE TABLE @extschema@.ledger (
@@ -204,6 +213,142 @@ $$;
 COMMENT ON FUNCTION @extschema@._lock_account(text) IS
 'internal: the account''s row, locked FOR NO KEY UPDATE (the first lock of every writer)';
 
+CREATE FUNCTION @extschema@._lock_image(account text, image text, period_start timestamptz)
+RETURNS void
+AS 'MODULE_PATHNAME', 'fc_lock_image_sql'
+LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION @extschema@._lock_image(text, text, timestamptz) IS
+'internal: the transaction-level advisory lock that serialises AI charges and refunds of one image in one period';
+
+CREATE FUNCTION @extschema@._plan_limit(plan text, kind @extschema@.credit_kind)
+RETURNS bigint
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE kind WHEN 'compression' THEN p.compression_limit ELSE p.ai_monthly END
+      FROM @extschema@.plans p WHERE p.name = plan
+$$;
+COMMENT ON FUNCTION @extschema@._plan_limit(text, @extschema@.credit_kind) IS
+'internal: the monthly limit of a kind on a plan (NULL: unlimited)';
+
+-- Sets the caps of one account's counter slots of one kind and period so
+-- that they share what the limit leaves evenly; with grow, adds a slot (up
+-- to fluxcredits.counter_slots).  The caller holds the account's row lock.
+CREATE FUNCTION @extschema@._rebalance(account text, kind @extschema@.credit_kind,
+                                       period_start timestamptz, period_end timestamptz,
+                                       lim bigint, grow boolean)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    n integer;
+    total bigint;
+    room bigint;
+    max_slots integer := coalesce(nullif(current_setting('fluxcredits.counter_slots', true), '')::integer, 16);
+BEGIN
+    SELECT count(*), coalesce(sum(c.used), 0) INTO n, total
+      FROM (SELECT c.used FROM @extschema@.counters c
+             WHERE c.account = _rebalance.account AND c.kind = _rebalance.kind
+               AND c.period_start = _rebalance.period_start
+             ORDER BY c.slot FOR UPDATE) c;
+    IF lim IS NULL THEN
+        UPDATE @extschema@.counters c SET cap = NULL
+         WHERE c.account = _rebalance.account AND c.kind = _rebalance.kind
+           AND c.period_start = _rebalance.period_start AND c.cap IS NOT NULL;
+        RETURN;
+    END IF;
+    IF n = 0 AND NOT grow THEN
+        RETURN;
+    END IF;
+    IF grow AND n < max_slots THEN
+        INSERT INTO @extschema@.counters (account, kind, period_start, slot, period_end, used, cap)
+        SELECT _rebalance.account, _rebalance.kind, _rebalance.period_start, g.slot,
+               _rebalance.period_end, 0, 0
+          FROM generate_series(0, max_slots - 1) AS g(slot)
+         WHERE NOT EXISTS (SELECT FROM @extschema@.counters c
+                            WHERE c.account = _rebalance.account AND c.kind = _rebalance.kind
+                              AND c.period_start = _rebalance.period_start AND c.slot = g.slot)
+         ORDER BY g.slot
+         LIMIT 1;
+    END IF;
+    room := greatest(lim - total, 0);
+    UPDATE @extschema@.counters c
+       SET cap = c.used + r.room / r.n + CASE WHEN r.rn <= r.room % r.n THEN 1 ELSE 0 END
+      FROM (SELECT c2.slot, row_number() OVER (ORDER BY c2.slot) AS rn,
+                   count(*) OVER () AS n, room AS room
+              FROM @extschema@.counters c2
+             WHERE c2.account = _rebalance.account AND c2.kind = _rebalance.kind
+               AND c2.period_start = _rebalance.period_start) r
+     WHERE c.account = _rebalance.account AND c.kind = _rebalance.kind
+       AND c.period_start = _rebalance.period_start AND c.slot = r.slot;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._rebalance(text, @extschema@.credit_kind, timestamptz, timestamptz, bigint, boolean) IS
+'internal: shares what the limit leaves among the counter slots of a period (caller holds the account lock)';
+
+-- The exact path of a charge, taken when no slot could take it at once: near
+-- a limit, in a new period, when every slot is busy, or when AI credits must
+-- come from the top-up.  Under the account's row lock and every slot's lock
+-- it decides with the totals, counts the charge, and shares out the caps
+-- again.  ok = false: it does not fit, and nothing was written.
+CREATE FUNCTION @extschema@._charge_slow(account text, kind @extschema@.credit_kind,
+                                         period_start timestamptz, period_end timestamptz,
+                                         amount integer,
+                                         OUT ok boolean, OUT monthly bigint, OUT topup bigint,
+                                         OUT used bigint, OUT lim bigint, OUT balance bigint)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    acc @extschema@.accounts;
+    contended boolean;
+BEGIN
+    acc := @extschema@._lock_account(account);
+    lim := @extschema@._plan_limit(acc.plan, kind);
+    balance := acc.topup_balance;
+    SELECT coalesce(sum(c.used), 0), coalesce(bool_or(c.cap IS NULL OR c.used + amount <= c.cap), false)
+      INTO used, contended
+      FROM (SELECT c.used, c.cap FROM @extschema@.counters c
+             WHERE c.account = _charge_slow.account AND c.kind = _charge_slow.kind
+               AND c.period_start = _charge_slow.period_start
+             ORDER BY c.slot FOR UPDATE) c;
+    IF lim IS NULL THEN
+        monthly := amount;
+        topup := 0;
+    ELSE
+        monthly := least(amount, greatest(lim - used, 0));
+        topup := amount - monthly;
+        IF topup > 0 AND (kind = 'compression' OR topup > balance) THEN
+            ok := false;
+            RETURN;
+        END IF;
+    END IF;
+    UPDATE @extschema@.counters c
+       SET used = c.used + _charge_slow.monthly, topup_used = c.topup_used + _charge_slow.topup
+     WHERE c.account = _charge_slow.account AND c.kind = _charge_slow.kind
+       AND c.period_start = _charge_slow.period_start
+       AND c.slot = (SELECT c2.slot FROM @extschema@.counters c2
+                      WHERE c2.account = _charge_slow.account AND c2.kind = _charge_slow.kind
+                        AND c2.period_start = _charge_slow.period_start
+                      ORDER BY c2.cap - c2.used DESC NULLS FIRST, c2.slot LIMIT 1);
+    IF NOT FOUND THEN
+        INSERT INTO @extschema@.counters (account, kind, period_start, slot, period_end, used, topup_used)
+        VALUES (account, kind, period_start, 0, period_end, monthly, topup);
+    END IF;
+    IF topup > 0 THEN
+        UPDATE @extschema@.accounts a SET topup_balance = a.topup_balance - _charge_slow.topup
+         WHERE a.account = _charge_slow.account;
+    END IF;
+    PERFORM @extschema@._rebalance(account, kind, period_start, period_end, lim, contended);
+    ok := true;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._charge_slow(text, @extschema@.credit_kind, timestamptz, timestamptz, integer) IS
+'internal: the exact, locked path of a charge (src/consume.c calls it when no counter slot can take the charge at once)';
+
 -- The internal helpers are called by the extension's own functions, which
 -- run as the extension's owner; nobody else needs them.
 REVOKE ALL ON FUNCTION @extschema@._check_text(text, text, integer) FROM PUBLIC;
@@ -211,6 +356,10 @@ REVOKE ALL ON FUNCTION @extschema@._check_time_zone(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._check_at(timestamptz, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._check_anchor(timestamptz, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._lock_account(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._lock_image(text, text, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._plan_limit(text, @extschema@.credit_kind) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._rebalance(text, @extschema@.credit_kind, timestamptz, timestamptz, bigint, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._charge_slow(text, @extschema@.credit_kind, timestamptz, timestamptz, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._ledger_append_only() FROM PUBLIC;
 
 --------------------------------------------------------------------------
@@ -332,7 +481,11 @@ AS $$
 #variable_conflict use_column
 DECLARE
     owner text;
+    acc @extschema@.accounts;
     c @extschema@.ledger;
+    slot_row @extschema@.counters;
+    monthly_left bigint;
+    topup_left bigint;
     refund_id bigint;
 BEGIN
     IF charge IS NULL THEN
@@ -345,8 +498,12 @@ BEGIN
             USING ERRCODE = 'FC005',
                   HINT = 'Pass the id that credits_consume() returned.';
     END IF;
-    PERFORM @extschema@._lock_account(owner);
     SELECT * INTO c FROM @extschema@.ledger l WHERE l.id = credits_refund.charge;
+    -- The same lock order as credits_consume: the image's lock, then the account's.
+    IF c.entry = 'consume' AND c.kind = 'ai' AND c.image IS NOT NULL THEN
+        PERFORM @extschema@._lock_image(c.account, c.image, c.period_start);
+    END IF;
+    acc := @extschema@._lock_account(owner);
     IF c.entry <> 'consume' OR c.charge IS NOT NULL THEN
         RAISE EXCEPTION 'ledger entry % is not a charge', charge
             USING ERRCODE = 'FC005',
@@ -373,9 +530,28 @@ BEGIN
     INSERT INTO @extschema@.ledger (at, account, entry, kind, period_start, monthly, topup, image, charge)
     VALUES (at, c.account, 'refund', c.kind, c.period_start, -c.monthly, -c.topup, c.image, c.id)
     RETURNING id INTO refund_id;
-    UPDATE @extschema@.counters n
-       SET used = n.used - c.monthly, topup_used = n.topup_used + c.topup
-     WHERE n.account = c.account AND n.period_start = c.period_start AND n.kind = c.kind;
+    -- Take the charge back from the period's slots, fullest first, then share
+    -- out the caps again.
+    monthly_left := c.monthly;
+    topup_left := -c.topup;
+    PERFORM FROM (SELECT FROM @extschema@.counters x
+                   WHERE x.account = c.account AND x.period_start = c.period_start AND x.kind = c.kind
+                   ORDER BY x.slot FOR UPDATE) locked;
+    FOR slot_row IN SELECT * FROM @extschema@.counters x
+                     WHERE x.account = c.account AND x.period_start = c.period_start AND x.kind = c.kind
+                     ORDER BY x.used + x.topup_used DESC, x.slot
+    LOOP
+        EXIT WHEN monthly_left = 0 AND topup_left = 0;
+        UPDATE @extschema@.counters x
+           SET used = x.used - least(x.used, monthly_left),
+               topup_used = x.topup_used - least(x.topup_used, topup_left)
+         WHERE x.account = slot_row.account AND x.period_start = slot_row.period_start
+           AND x.kind = slot_row.kind AND x.slot = slot_row.slot;
+        monthly_left := monthly_left - least(slot_row.used, monthly_left);
+        topup_left := topup_left - least(slot_row.topup_used, topup_left);
+    END LOOP;
+    PERFORM @extschema@._rebalance(c.account, c.kind, c.period_start, NULL,
+                                   @extschema@._plan_limit(acc.plan, c.kind), false);
     IF c.topup <> 0 THEN
         UPDATE @extschema@.accounts a SET topup_balance = a.topup_balance - c.topup
          WHERE a.account = c.account;
@@ -397,6 +573,8 @@ AS $$
 DECLARE
     acc @extschema@.accounts;
     entry_id bigint;
+    ps timestamptz;
+    pe timestamptz;
 BEGIN
     PERFORM @extschema@._check_text(account, 'account', 256);
     PERFORM @extschema@._check_text(plan, 'plan', 64);
@@ -429,7 +607,12 @@ BEGIN
     SELECT credits_set_plan.at, credits_set_plan.account, 'plan_change', u.period_start,
            credits_set_plan.plan
       FROM @extschema@.credits_usage(credits_set_plan.account, credits_set_plan.at) u
-    RETURNING id INTO entry_id;
+    RETURNING id, period_start INTO entry_id, ps;
+    -- The new limits apply at once: share out the current period's caps again.
+    SELECT u.period_end INTO pe FROM @extschema@.credits_usage(credits_set_plan.account, credits_set_plan.at) u;
+    PERFORM @extschema@._rebalance(credits_set_plan.account, k, ps, pe,
+                                   @extschema@._plan_limit(credits_set_plan.plan, k), false)
+       FROM unnest(enum_range(NULL::@extschema@.credit_kind)) AS k;
     RETURN entry_id;
 END
 $$;
@@ -496,8 +679,10 @@ AS $$
          WHERE l.entry IN ('consume', 'refund')
          GROUP BY 1, 2, 3
     ), c AS (
-        SELECT c.account, c.kind, c.period_start, c.used, c.topup_used
+        SELECT c.account, c.kind, c.period_start,
+               sum(c.used)::bigint AS used, sum(c.topup_used)::bigint AS topup_used
           FROM @extschema@.counters c
+         GROUP BY 1, 2, 3
     ), j AS (
         SELECT coalesce(c.account, l.account) AS account,
                coalesce(c.kind, l.kind) AS kind,

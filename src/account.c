@@ -4,9 +4,6 @@
  *	  Argument checks shared by the SQL-callable functions, and reading an
  *	  account with its plan.
  *
- * fc_account_load() with lock = true takes the account's row lock (FOR NO
- * KEY UPDATE), the first lock of every writer; see fluxcredits.h.
- *
  *-------------------------------------------------------------------------
  */
 #include "fluxcredits.h"
@@ -109,39 +106,28 @@ fc_kind_name(FcKind kind)
 }
 
 /*
- * Read account (and its plan) into *acc; unknown accounts are an error.
- * With lock, take the account's row lock first.  Must be called inside SPI.
+ * Read account (and its plan) into *acc, without locking; unknown accounts
+ * are an error.  Must be called inside SPI; read_only as for SPI (true in
+ * readers, which see the caller's snapshot; false in writers, which take a
+ * new one).
  */
 void
-fc_account_load(const char *account, bool lock, FcAccount *acc)
+fc_account_load(const char *account, bool read_only, FcAccount *acc)
 {
-	static SPIPlanPtr plain = NULL;
-	static SPIPlanPtr locked = NULL;
+	static SPIPlanPtr plan = NULL;
 	static const Oid types[1] = {TEXTOID};
-	/*
-	 * The plan is read by scalar subqueries, not a join: when the row lock
-	 * waits for a concurrent plan change, the recheck then reads the plan of
-	 * the row version it locked (a join would keep the old plan's row and
-	 * drop the account from the result).
-	 */
-#define FC_ACCOUNT_SQL \
-	"SELECT a.plan, a.anchor, a.tz, a.anchor_since, a.topup_balance," \
-	"       (SELECT p.compression_limit FROM fluxcredits.plans p WHERE p.name = a.plan)," \
-	"       (SELECT p.ai_monthly FROM fluxcredits.plans p WHERE p.name = a.plan)" \
-	"  FROM fluxcredits.accounts a" \
-	" WHERE a.account = $1"
-	SPIPlanPtr	plan;
 	Datum		values[1];
-	int			rc;
 
-	if (lock)
-		plan = fc_plan(&locked, FC_ACCOUNT_SQL " FOR NO KEY UPDATE OF a", 1, types);
-	else
-		plan = fc_plan(&plain, FC_ACCOUNT_SQL, 1, types);
 	values[0] = CStringGetTextDatum(account);
-	rc = SPI_execute_plan(plan, values, NULL, !lock, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "fluxcredits: reading account failed: %s", SPI_result_code_string(rc));
+	if (SPI_execute_plan(fc_plan(&plan,
+								 "SELECT a.plan, a.anchor, a.tz, a.anchor_since, a.topup_balance,"
+								 "       p.compression_limit, p.ai_monthly"
+								 "  FROM fluxcredits.accounts a"
+								 "  JOIN fluxcredits.plans p ON p.name = a.plan"
+								 " WHERE a.account = $1",
+								 1, types),
+						 values, NULL, read_only, 1) != SPI_OK_SELECT)
+		elog(ERROR, "fluxcredits: reading account failed");
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FC_UNKNOWN_ACCOUNT),

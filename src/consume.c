@@ -4,15 +4,20 @@
  *	  credits_consume() and credits_try_consume(): charge credits, all or
  *	  nothing.
  *
- * One call, under the account's row lock (see fluxcredits.h):
- *	 1. an idempotency key already used by the account returns that call's
- *		charge id and charges nothing (other arguments: an error);
- *	 2. an AI call on an image already charged in this period (and not
- *		refunded) returns the covering charge's id and charges nothing;
- *	 3. the period's counter is checked against the plan: compression needs
- *		used + amount <= limit (always fits when unlimited); AI draws from the
- *		monthly allocation first, then from the top-up balance;
- *	 4. the counter, the top-up balance and one ledger row are written.
+ * One call (locks in the order of fluxcredits.h):
+ *	 1. with an idempotency key: under the key's advisory lock, a key the
+ *		account already used returns that call's charge id and charges
+ *		nothing (other arguments: an error);
+ *	 2. an AI call on an image: under the image's advisory lock, an image
+ *		already charged in this period (and not refunded) returns the
+ *		covering charge's id and charges nothing;
+ *	 3. the charge is counted: on a counter slot with room, locking that row
+ *		only (the fast path); else on the period's first slot; else on the
+ *		exact path (_charge_slow), which decides with the totals under the
+ *		account's lock: compression needs used + amount <= limit (always fits
+ *		when unlimited); AI draws from the monthly allocation first, then
+ *		from the top-up balance;
+ *	 4. one ledger row is written.
  * A charge that does not fit writes nothing.
  *
  *-------------------------------------------------------------------------
@@ -22,6 +27,8 @@
 #include "billing_period.h"
 #include "catalog/pg_type_d.h"
 #include "utils/builtins.h"
+#include "miscadmin.h"
+#include "utils/guc.h"
 #include "utils/timestamp.h"
 
 typedef struct ConsumeArgs
@@ -155,88 +162,135 @@ find_covering_charge(const ConsumeArgs *a, TimestampTz period_start, int64 *char
 	return true;
 }
 
-/* Credits of kind already drawn in the period: monthly and from top-up. */
-static void
-read_counter(const ConsumeArgs *a, TimestampTz period_start, int64 *used, int64 *topup_used)
+/*
+ * The fast path: count the charge on a counter slot of the period that has
+ * room for it (or no cap) and that no other transaction holds, locking that
+ * one row.  False when there is none: the period has no slot yet, every slot
+ * with room is busy, or the caps leave no room.
+ */
+static bool
+charge_fast(const ConsumeArgs *a, TimestampTz start)
 {
 	static SPIPlanPtr plan = NULL;
-	static const Oid types[3] = {TEXTOID, TIMESTAMPTZOID, TEXTOID};
-	Datum		values[3];
+	static const Oid types[4] = {TEXTOID, TIMESTAMPTZOID, TEXTOID, INT8OID};
+	Datum		values[4];
 
 	values[0] = CStringGetTextDatum(a->account);
-	values[1] = TimestampTzGetDatum(period_start);
+	values[1] = TimestampTzGetDatum(start);
 	values[2] = CStringGetTextDatum(fc_kind_name(a->kind));
+	values[3] = Int64GetDatum(a->amount);
 	if (SPI_execute_plan(fc_plan(&plan,
-								 "SELECT used, topup_used FROM fluxcredits.counters"
-								 " WHERE account = $1 AND period_start = $2"
-								 "   AND kind = $3::fluxcredits.credit_kind",
-								 3, types),
-						 values, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "fluxcredits: counter lookup failed");
-	*used = 0;
-	*topup_used = 0;
-	if (SPI_processed > 0)
-	{
-		fc_get_int64(1, used);
-		fc_get_int64(2, topup_used);
-	}
+								 "UPDATE fluxcredits.counters c SET used = c.used + $4"
+								 " WHERE c.account = $1 AND c.period_start = $2"
+								 "   AND c.kind = $3::fluxcredits.credit_kind"
+								 "   AND c.slot = (SELECT s.slot FROM fluxcredits.counters s"
+								 "                  WHERE s.account = $1 AND s.period_start = $2"
+								 "                    AND s.kind = $3::fluxcredits.credit_kind"
+								 "                    AND (s.cap IS NULL OR s.used + $4 <= s.cap)"
+								 "                  ORDER BY s.slot LIMIT 1"
+								 "                  FOR UPDATE SKIP LOCKED)",
+								 4, types),
+						 values, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "fluxcredits: counter update failed");
+	return SPI_processed == 1;
 }
 
-/* Write the charge: counter, top-up balance, ledger row.  Returns its id. */
-static int64
-write_charge(const ConsumeArgs *a, TimestampTz start, TimestampTz end,
-			 int64 monthly, int64 topup, bool covered, int64 covering)
+/*
+ * The first slot of a period, or, for an unlimited kind, this backend's own
+ * slot when every other one is busy: created (or counted on) under a share
+ * lock of the account's row, which a plan change's exclusive lock excludes,
+ * so the plan read here is the one in force.  A limited kind's first slot is
+ * slot 0 with the whole limit as its cap; if slot 0 exists already, or the
+ * amount does not fit, nothing happens and false sends the charge down the
+ * exact path.
+ */
+static bool
+charge_first_slot(const ConsumeArgs *a, TimestampTz start, TimestampTz end)
 {
-	static SPIPlanPtr counter_plan = NULL;
-	static const Oid counter_types[6] = {TEXTOID, TEXTOID, TIMESTAMPTZOID,
-	TIMESTAMPTZOID, INT8OID, INT8OID};
-	static SPIPlanPtr balance_plan = NULL;
-	static const Oid balance_types[2] = {TEXTOID, INT8OID};
-	static SPIPlanPtr ledger_plan = NULL;
-	static const Oid ledger_types[9] = {TIMESTAMPTZOID, TEXTOID, TEXTOID,
+	static SPIPlanPtr plan = NULL;
+	static const Oid types[6] = {TEXTOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID,
+	INT8OID, INT2OID};
+	Datum		values[6];
+
+	values[0] = CStringGetTextDatum(a->account);
+	values[1] = TimestampTzGetDatum(start);
+	values[2] = CStringGetTextDatum(fc_kind_name(a->kind));
+	values[3] = TimestampTzGetDatum(end);
+	values[4] = Int64GetDatum(a->amount);
+	values[5] = Int16GetDatum((int16) (MyProcPid % fc_counter_slots));
+	if (SPI_execute_plan(fc_plan(&plan,
+								 "WITH acc AS ("
+								 "  SELECT fluxcredits._plan_limit(a.plan, $3::fluxcredits.credit_kind) AS lim"
+								 "    FROM fluxcredits.accounts a WHERE a.account = $1 FOR SHARE)"
+								 " INSERT INTO fluxcredits.counters AS c"
+								 "        (account, kind, period_start, slot, period_end, used, cap)"
+								 " SELECT $1, $3::fluxcredits.credit_kind, $2,"
+								 "        CASE WHEN acc.lim IS NULL THEN $6 ELSE 0 END, $4, $5, acc.lim"
+								 "   FROM acc WHERE acc.lim IS NULL OR $5 <= acc.lim"
+								 " ON CONFLICT (account, period_start, kind, slot) DO UPDATE"
+								 "   SET used = c.used + excluded.used"
+								 " WHERE c.cap IS NULL AND excluded.cap IS NULL",
+								 6, types),
+						 values, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "fluxcredits: counter insert failed");
+	return SPI_processed == 1;
+}
+
+/*
+ * The exact path (_charge_slow, in SQL): under the account's row lock and
+ * every slot's lock.  Returns false when the charge does not fit, with the
+ * figures for the error message.
+ */
+static bool
+charge_slow(const ConsumeArgs *a, TimestampTz start, TimestampTz end,
+			int64 *monthly, int64 *topup, int64 *used, int64 *lim, int64 *balance)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid types[5] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID};
+	Datum		values[5];
+	bool		isnull;
+	bool		ok;
+
+	values[0] = CStringGetTextDatum(a->account);
+	values[1] = CStringGetTextDatum(fc_kind_name(a->kind));
+	values[2] = TimestampTzGetDatum(start);
+	values[3] = TimestampTzGetDatum(end);
+	values[4] = Int32GetDatum(a->amount);
+	if (SPI_execute_plan(fc_plan(&plan,
+								 "SELECT ok, monthly, topup, used, lim, balance"
+								 "  FROM fluxcredits._charge_slow($1, $2::fluxcredits.credit_kind, $3, $4, $5)",
+								 5, types),
+						 values, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "fluxcredits: exact charge failed");
+	ok = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	fc_get_int64(4, used);
+	if (!fc_get_int64(5, lim))
+		*lim = -1;
+	fc_get_int64(6, balance);
+	if (ok)
+	{
+		fc_get_int64(2, monthly);
+		fc_get_int64(3, topup);
+	}
+	return ok;
+}
+
+/* Write the charge's ledger row.  Returns its id. */
+static int64
+insert_ledger(const ConsumeArgs *a, TimestampTz start, int64 monthly, int64 topup,
+			  bool covered, int64 covering)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid types[9] = {TIMESTAMPTZOID, TEXTOID, TEXTOID,
 		TIMESTAMPTZOID, INT4OID, INT4OID, TEXTOID, TEXTOID, INT8OID};
-	Datum		account = CStringGetTextDatum(a->account);
-	Datum		kind = CStringGetTextDatum(fc_kind_name(a->kind));
 	Datum		values[9];
 	char		nulls[9];
 	int64		id;
 
-	if (!covered)
-	{
-		values[0] = account;
-		values[1] = kind;
-		values[2] = TimestampTzGetDatum(start);
-		values[3] = TimestampTzGetDatum(end);
-		values[4] = Int64GetDatum(monthly);
-		values[5] = Int64GetDatum(topup);
-		if (SPI_execute_plan(fc_plan(&counter_plan,
-									 "INSERT INTO fluxcredits.counters AS c"
-									 "       (account, kind, period_start, period_end, used, topup_used)"
-									 " VALUES ($1, $2::fluxcredits.credit_kind, $3, $4, $5, $6)"
-									 " ON CONFLICT (account, period_start, kind) DO UPDATE"
-									 "   SET used = c.used + excluded.used,"
-									 "       topup_used = c.topup_used + excluded.topup_used",
-									 6, counter_types),
-							 values, NULL, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "fluxcredits: counter update failed");
-	}
-	if (topup > 0)
-	{
-		values[0] = account;
-		values[1] = Int64GetDatum(topup);
-		if (SPI_execute_plan(fc_plan(&balance_plan,
-									 "UPDATE fluxcredits.accounts"
-									 "   SET topup_balance = topup_balance - $2"
-									 " WHERE account = $1",
-									 2, balance_types),
-							 values, NULL, false, 0) != SPI_OK_UPDATE)
-			elog(ERROR, "fluxcredits: top-up balance update failed");
-	}
-
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = TimestampTzGetDatum(a->at);
-	values[1] = account;
-	values[2] = kind;
+	values[1] = CStringGetTextDatum(a->account);
+	values[2] = CStringGetTextDatum(fc_kind_name(a->kind));
 	values[3] = TimestampTzGetDatum(start);
 	values[4] = Int32GetDatum((int32) monthly);
 	values[5] = Int32GetDatum((int32) -topup);
@@ -246,14 +300,14 @@ write_charge(const ConsumeArgs *a, TimestampTz start, TimestampTz end,
 	nulls[7] = a->key ? ' ' : 'n';
 	values[8] = Int64GetDatum(covering);
 	nulls[8] = covered ? ' ' : 'n';
-	if (SPI_execute_plan(fc_plan(&ledger_plan,
+	if (SPI_execute_plan(fc_plan(&plan,
 								 "INSERT INTO fluxcredits.ledger"
 								 "       (at, account, entry, kind, period_start, monthly, topup,"
 								 "        image, idempotency_key, charge)"
 								 " VALUES ($1, $2, 'consume', $3::fluxcredits.credit_kind, $4, $5, $6,"
 								 "         $7, $8, $9)"
 								 " RETURNING id",
-								 9, ledger_types),
+								 9, types),
 						 values, nulls, false, 0) != SPI_OK_INSERT_RETURNING ||
 		SPI_processed != 1)
 		elog(ERROR, "fluxcredits: ledger insert failed");
@@ -262,24 +316,24 @@ write_charge(const ConsumeArgs *a, TimestampTz start, TimestampTz end,
 }
 
 static void
-insufficient(const ConsumeArgs *a, const FcAccount *acc, TimestampTz start,
-			 TimestampTz end, int64 used)
+insufficient(const ConsumeArgs *a, TimestampTz start, TimestampTz end,
+			 int64 used, int64 lim, int64 balance)
 {
 	if (a->kind == FC_KIND_COMPRESSION)
 		ereport(ERROR,
 				(errcode(ERRCODE_FC_INSUFFICIENT_CREDITS),
 				 errmsg("not enough compression credits for account \"%s\"", a->account),
 				 errdetail("Used %lld of %lld compression credits in the billing period from %s to %s; this charge needs %d.",
-						   (long long) used, (long long) acc->compression_limit,
+						   (long long) used, (long long) lim,
 						   fc_timestamp_str(start), fc_timestamp_str(end), a->amount),
 				 errhint("Upgrade the plan, or wait for the next billing period.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_FC_INSUFFICIENT_CREDITS),
 			 errmsg("not enough AI credits for account \"%s\"", a->account),
 			 errdetail("Used %lld of %lld monthly AI credits in the billing period from %s to %s and %lld top-up credits remain; this charge needs %d.",
-					   (long long) used, (long long) acc->ai_monthly,
+					   (long long) used, (long long) lim,
 					   fc_timestamp_str(start), fc_timestamp_str(end),
-					   (long long) acc->topup_balance, a->amount),
+					   (long long) balance, a->amount),
 			 errhint("Buy a top-up with fluxcredits.credits_topup(), or upgrade the plan.")));
 }
 
@@ -295,52 +349,48 @@ consume(FunctionCallInfo fcinfo, bool raise)
 	TimestampTz start,
 				end;
 	int64		charge = -1;
-	int64		used,
-				topup_used,
-				monthly,
-				topup;
-	bool		fits;
+	int64		monthly,
+				topup = 0;
 
 	consume_args(fcinfo, &a);
 
 	SPI_connect();
-	fc_account_load(a.account, true, &acc);
+	fc_account_load(a.account, false, &acc);
 	fc_account_period(&acc, a.at, &start, &end);
 
-	if (a.key != NULL && find_replay(&a, &charge))
-		goto done;
-
-	if (a.kind == FC_KIND_AI && a.image != NULL &&
-		find_covering_charge(&a, start, &charge))
+	if (a.key != NULL)
 	{
-		/* Keep the key, so that a replay in a later period charges nothing. */
-		if (a.key != NULL)
-			write_charge(&a, start, end, 0, 0, true, charge);
-		goto done;
+		fc_lock_key(a.account, a.key);
+		if (find_replay(&a, &charge))
+			goto done;
+	}
+	if (a.kind == FC_KIND_AI && a.image != NULL)
+	{
+		fc_lock_image(a.account, a.image, start);
+		if (find_covering_charge(&a, start, &charge))
+		{
+			/* Keep the key, so that a replay in a later period charges nothing. */
+			if (a.key != NULL)
+				insert_ledger(&a, start, 0, 0, true, charge);
+			goto done;
+		}
 	}
 
-	read_counter(&a, start, &used, &topup_used);
-	if (a.kind == FC_KIND_COMPRESSION)
+	monthly = a.amount;
+	if (!charge_fast(&a, start) && !charge_first_slot(&a, start, end))
 	{
-		monthly = a.amount;
-		topup = 0;
-		fits = acc.compression_unlimited || used + a.amount <= acc.compression_limit;
-	}
-	else
-	{
-		int64		left = Max(acc.ai_monthly - used, 0);
+		int64		used,
+					lim,
+					balance;
 
-		monthly = Min(left, (int64) a.amount);
-		topup = a.amount - monthly;
-		fits = topup <= acc.topup_balance;
+		if (!charge_slow(&a, start, end, &monthly, &topup, &used, &lim, &balance))
+		{
+			if (raise)
+				insufficient(&a, start, end, used, lim, balance);
+			goto done;
+		}
 	}
-	if (!fits)
-	{
-		if (raise)
-			insufficient(&a, &acc, start, end, used);
-		goto done;
-	}
-	charge = write_charge(&a, start, end, monthly, topup, false, 0);
+	charge = insert_ledger(&a, start, monthly, topup, false, 0);
 
 done:
 	SPI_finish();
@@ -361,4 +411,19 @@ Datum
 fc_credits_try_consume(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(consume(fcinfo, false) >= 0);
+}
+
+/* Module set-up: the fluxcredits.counter_slots setting. */
+int			fc_counter_slots = 16;
+
+void
+fc_consume_init(void)
+{
+	DefineCustomIntVariable("fluxcredits.counter_slots",
+							"Most counter slots one account's kind may use in one billing period.",
+							"Concurrent charges of one account lock different slots; reads sum them.",
+							&fc_counter_slots,
+							16, 1, 64,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
 }

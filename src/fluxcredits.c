@@ -3,7 +3,8 @@
  * fluxcredits.c
  *	  Module entry point.  Each concern lives in its own file:
  *	  billing_period.c (periods), account.c (arguments, accounts),
- *	  consume.c (charging), usage.c (read-out), spi_plans.c (SPI plans).
+ *	  consume.c (charging), locks.c (advisory locks), usage.c (read-out),
+ *	  spi_plans.c (SPI plans).
  *
  *-------------------------------------------------------------------------
  */
@@ -18,5 +19,6 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
+	fc_consume_init();
 	MarkGUCPrefixReserved("fluxcredits");
 }

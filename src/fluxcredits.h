@@ -4,12 +4,17 @@
  *	  Declarations shared by fluxcredits' C files: the extension's own
  *	  SQLSTATEs, argument checks, the account record and SPI helpers.
  *
- * Locking rules (every writer follows them, in this order):
- *	1. the account's row in fluxcredits.accounts, FOR NO KEY UPDATE: it
- *	   serialises every change of one account's balances, so limit checks,
- *	   idempotency keys and image dedupe see the previous writer's commit;
- *	2. then counters and ledger rows of that account.
- * Readers (credits_usage) take no lock.
+ * Locking rules (every writer takes them in this order):
+ *	1. advisory locks (locks.c): the account's idempotency key, then the
+ *	   account's AI image in the period; a waiting call re-reads the ledger
+ *	   once the first call has committed or rolled back;
+ *	2. the account's row in fluxcredits.accounts: FOR NO KEY UPDATE by every
+ *	   exact-path writer (top-ups, refunds, plan changes, _charge_slow), FOR
+ *	   SHARE by a charge creating a period's first counter slot;
+ *	3. counter slot rows, in slot order when more than one.
+ * The fast path of a charge locks one counter slot with room (FOR UPDATE
+ * SKIP LOCKED) and nothing else, so charges of one account scale with the
+ * number of slots.  Readers (credits_usage) take no lock.
  *
  *-------------------------------------------------------------------------
  */
@@ -65,9 +70,18 @@ extern TimestampTz fc_arg_at(FunctionCallInfo fcinfo, int argno);
 extern FcKind fc_arg_kind(FunctionCallInfo fcinfo, int argno);
 extern const char *fc_kind_name(FcKind kind);
 extern char *fc_timestamp_str(TimestampTz t);
-extern void fc_account_load(const char *account, bool lock, FcAccount *acc);
+extern void fc_account_load(const char *account, bool read_only, FcAccount *acc);
 extern void fc_account_period(const FcAccount *acc, TimestampTz at,
 							  TimestampTz *start, TimestampTz *end);
+
+/* locks.c */
+extern void fc_lock_key(const char *account, const char *key);
+extern void fc_lock_image(const char *account, const char *image,
+						  TimestampTz period_start);
+
+/* consume.c */
+extern int	fc_counter_slots;
+extern void fc_consume_init(void);
 
 /* spi_plans.c */
 extern SPIPlanPtr fc_plan(SPIPlanPtr *cache, const char *sql, int nargs,

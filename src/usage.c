@@ -3,8 +3,8 @@
  * usage.c
  *	  credits_usage(): the dashboard's read-out of one account.
  *
- * Reads without locking: the account (with its plan), then the two counters
- * of the billing period containing "at".  A period nobody charged in has no
+ * Reads without locking: the account (with its plan), then the counter
+ * slots of the billing period containing "at", summed per kind.  A period nobody charged in has no
  * counter rows and reads as zero, which is the whole of the lazy reset.
  *
  *-------------------------------------------------------------------------
@@ -63,14 +63,16 @@ fc_credits_usage(PG_FUNCTION_ARGS)
 			 tupdesc->natts, U_NCOLUMNS);
 
 	SPI_connect();
-	fc_account_load(account, false, &acc);
+	fc_account_load(account, true, &acc);
 	fc_account_period(&acc, at, &start, &end);
 
 	args[0] = CStringGetTextDatum(account);
 	args[1] = TimestampTzGetDatum(start);
 	if (SPI_execute_plan(fc_plan(&counters_plan,
-								 "SELECT kind::text, used, topup_used FROM fluxcredits.counters"
-								 " WHERE account = $1 AND period_start = $2",
+								 "SELECT kind::text, sum(used)::int8, sum(topup_used)::int8"
+								 "  FROM fluxcredits.counters"
+								 " WHERE account = $1 AND period_start = $2"
+								 " GROUP BY kind",
 								 2, types),
 						 args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "fluxcredits: counter lookup failed");
