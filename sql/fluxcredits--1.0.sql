@@ -82,6 +82,19 @@ COMMENT ON TABLE @extschema@.counters IS
 COMMENT ON COLUMN @extschema@.counters.cap IS
 'how far this slot''s used may grow (NULL: unlimited kind); the caps of a period add up to at most the plan''s limit';
 
+-- Usage alerts already sent (src/alerts.c): each threshold of each account,
+-- kind and period fires once.
+CREATE TABLE @extschema@.alerts_sent (
+    account      text NOT NULL,
+    kind         @extschema@.credit_kind NOT NULL,
+    period_start timestamptz NOT NULL,
+    threshold    integer NOT NULL CHECK (threshold BETWEEN 1 AND 100),
+    sent_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (account, kind, period_start, threshold)
+);
+COMMENT ON TABLE @extschema@.alerts_sent IS
+'the usage alerts (NOTIFY fluxcredits_alert) sent: one row per account, kind, billing period and threshold';
+
 -- The append-only ledger: every change of a balance is one row.
 CREATE TABLE @extschema@.ledger (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -618,6 +631,67 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.credits_set_plan(text, text, timestamptz, timestamptz) IS
 'moves an account to another plan at once (used stays used); a new anchor restarts its billing periods at "at"; returns the ledger id';
+
+--------------------------------------------------------------------------
+-- Charging from the app's own tables (src/trigger.c)
+--------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.charge()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'fc_charge_trigger'
+LANGUAGE C SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.charge() IS
+'BEFORE INSERT FOR EACH ROW trigger charging one credit per row: charge(kind, account_column [, image_column [, idempotency_key_column [, charge_id_column]]])';
+
+CREATE FUNCTION @extschema@.attach("table" regclass, kind @extschema@.credit_kind,
+                                   account_column name, image_column name DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    trigger_name text := format('fluxcredits_charge_%s', kind);
+BEGIN
+    IF "table" IS NULL OR kind IS NULL OR account_column IS NULL THEN
+        RAISE EXCEPTION 'table, kind and account_column must not be null' USING ERRCODE = '22004';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_attribute
+                    WHERE attrelid = "table" AND attname = account_column
+                      AND attnum > 0 AND NOT attisdropped) THEN
+        RAISE EXCEPTION 'column "%" of table % does not exist', account_column, "table"
+            USING ERRCODE = '42703';
+    END IF;
+    IF image_column IS NOT NULL AND NOT EXISTS (
+           SELECT FROM pg_attribute
+            WHERE attrelid = "table" AND attname = image_column
+              AND attnum > 0 AND NOT attisdropped) THEN
+        RAISE EXCEPTION 'column "%" of table % does not exist', image_column, "table"
+            USING ERRCODE = '42703';
+    END IF;
+    EXECUTE format('CREATE TRIGGER %I BEFORE INSERT ON %s FOR EACH ROW '
+                   'EXECUTE FUNCTION @extschema@.charge(%L, %L, %L)',
+                   trigger_name, "table", kind, account_column, coalesce(image_column, ''));
+    RETURN trigger_name;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.attach(regclass, @extschema@.credit_kind, name, name) IS
+'creates the trigger fluxcredits_charge_<kind> that charges a credit of kind for every row inserted into table; returns its name';
+
+CREATE FUNCTION @extschema@.detach("table" regclass, kind @extschema@.credit_kind)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF "table" IS NULL OR kind IS NULL THEN
+        RAISE EXCEPTION 'table and kind must not be null' USING ERRCODE = '22004';
+    END IF;
+    EXECUTE format('DROP TRIGGER %I ON %s', format('fluxcredits_charge_%s', kind), "table");
+END
+$$;
+COMMENT ON FUNCTION @extschema@.detach(regclass, @extschema@.credit_kind) IS
+'drops the trigger that attach() created for kind on table';
 
 --------------------------------------------------------------------------
 -- Usage read-out (src/usage.c)

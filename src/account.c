@@ -16,18 +16,16 @@
 #include "utils/timestamp.h"
 
 /*
- * Text argument argno as a C string.  NULL when the SQL value is NULL and
- * required is false; otherwise NULL and empty strings, and strings longer
- * than maxlen bytes, are errors naming the argument.
+ * A required-or-optional identifier given as a C string (NULL for SQL NULL):
+ * NULL when absent and not required; otherwise NULL and empty strings, and
+ * strings longer than maxlen bytes, are errors naming it.
  */
 char *
-fc_arg_text(FunctionCallInfo fcinfo, int argno, const char *name,
-			int maxlen, bool required)
+fc_check_identifier(char *value, const char *name, int maxlen, bool required)
 {
-	text	   *t;
 	int			len;
 
-	if (PG_ARGISNULL(argno))
+	if (value == NULL)
 	{
 		if (!required)
 			return NULL;
@@ -35,8 +33,7 @@ fc_arg_text(FunctionCallInfo fcinfo, int argno, const char *name,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s must not be null", name)));
 	}
-	t = PG_GETARG_TEXT_PP(argno);
-	len = VARSIZE_ANY_EXHDR(t);
+	len = strlen(value);
 	if (len == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -47,7 +44,17 @@ fc_arg_text(FunctionCallInfo fcinfo, int argno, const char *name,
 				 errmsg("%s is too long", name),
 				 errdetail("It is %d bytes long; at most %d bytes are allowed.",
 						   len, maxlen)));
-	return text_to_cstring(t);
+	return value;
+}
+
+/* Text argument argno as a C string, checked by fc_check_identifier(). */
+char *
+fc_arg_text(FunctionCallInfo fcinfo, int argno, const char *name,
+			int maxlen, bool required)
+{
+	return fc_check_identifier(PG_ARGISNULL(argno) ? NULL :
+							   text_to_cstring(PG_GETARG_TEXT_PP(argno)),
+							   name, maxlen, required);
 }
 
 /* The "at" argument: required and finite. */

@@ -31,18 +31,8 @@
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 
-typedef struct ConsumeArgs
-{
-	char	   *account;
-	FcKind		kind;
-	int32		amount;
-	char	   *image;
-	char	   *key;
-	TimestampTz at;
-} ConsumeArgs;
-
 static void
-consume_args(FunctionCallInfo fcinfo, ConsumeArgs *a)
+consume_args(FunctionCallInfo fcinfo, FcCharge *a)
 {
 	a->account = fc_arg_text(fcinfo, 0, "account", FC_MAX_ACCOUNT_LEN, true);
 	a->kind = fc_arg_kind(fcinfo, 1);
@@ -52,14 +42,21 @@ consume_args(FunctionCallInfo fcinfo, ConsumeArgs *a)
 				 errmsg("amount must not be null"),
 				 errhint("Leave it out to charge one credit.")));
 	a->amount = PG_GETARG_INT32(2);
+	a->image = fc_arg_text(fcinfo, 3, "image", FC_MAX_IMAGE_LEN, false);
+	a->key = fc_arg_text(fcinfo, 4, "idempotency_key", FC_MAX_KEY_LEN, false);
+	a->at = fc_arg_at(fcinfo, 5);
+	fc_check_charge(a);
+}
+
+/* Checks of a charge's arguments that do not depend on how they came. */
+void
+fc_check_charge(const FcCharge *a)
+{
 	if (a->amount <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("amount must be positive"),
 				 errdetail("The amount given is %d.", a->amount)));
-	a->image = fc_arg_text(fcinfo, 3, "image", FC_MAX_IMAGE_LEN, false);
-	a->key = fc_arg_text(fcinfo, 4, "idempotency_key", FC_MAX_KEY_LEN, false);
-	a->at = fc_arg_at(fcinfo, 5);
 	if (a->kind == FC_KIND_AI && a->image != NULL && a->amount != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -91,7 +88,7 @@ describe_charge(int64 amount, const char *kind, const char *image)
  * id in *charge, or false.  Other arguments than the first call's: an error.
  */
 static bool
-find_replay(const ConsumeArgs *a, int64 *charge)
+find_replay(const FcCharge *a, int64 *charge)
 {
 	static SPIPlanPtr plan = NULL;
 	static const Oid types[2] = {TEXTOID, TEXTOID};
@@ -137,7 +134,7 @@ find_replay(const ConsumeArgs *a, int64 *charge)
  * The charge that already paid for AI on this image in this period, if any.
  */
 static bool
-find_covering_charge(const ConsumeArgs *a, TimestampTz period_start, int64 *charge)
+find_covering_charge(const FcCharge *a, TimestampTz period_start, int64 *charge)
 {
 	static SPIPlanPtr plan = NULL;
 	static const Oid types[3] = {TEXTOID, TEXTOID, TIMESTAMPTZOID};
@@ -166,33 +163,51 @@ find_covering_charge(const ConsumeArgs *a, TimestampTz period_start, int64 *char
  * The fast path: count the charge on a counter slot of the period that has
  * room for it (or no cap) and that no other transaction holds, locking that
  * one row.  False when there is none: the period has no slot yet, every slot
- * with room is busy, or the caps leave no room.
+ * with room is busy, or the caps leave no room.  With total (for limited
+ * kinds, whose usage alerts need it), *total is the period's usage after the
+ * charge as far as this transaction sees it.
  */
 static bool
-charge_fast(const ConsumeArgs *a, TimestampTz start)
+charge_fast(const FcCharge *a, TimestampTz start, int64 *total)
 {
+#define FC_FAST_SQL \
+	"UPDATE fluxcredits.counters c SET used = c.used + $4" \
+	" WHERE c.account = $1 AND c.period_start = $2" \
+	"   AND c.kind = $3::fluxcredits.credit_kind" \
+	"   AND c.slot = (SELECT s.slot FROM fluxcredits.counters s" \
+	"                  WHERE s.account = $1 AND s.period_start = $2" \
+	"                    AND s.kind = $3::fluxcredits.credit_kind" \
+	"                    AND (s.cap IS NULL OR s.used + $4 <= s.cap)" \
+	"                  ORDER BY s.slot LIMIT 1" \
+	"                  FOR UPDATE SKIP LOCKED)"
 	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr plan_total = NULL;
 	static const Oid types[4] = {TEXTOID, TIMESTAMPTZOID, TEXTOID, INT8OID};
 	Datum		values[4];
+	int			rc;
 
 	values[0] = CStringGetTextDatum(a->account);
 	values[1] = TimestampTzGetDatum(start);
 	values[2] = CStringGetTextDatum(fc_kind_name(a->kind));
 	values[3] = Int64GetDatum(a->amount);
-	if (SPI_execute_plan(fc_plan(&plan,
-								 "UPDATE fluxcredits.counters c SET used = c.used + $4"
-								 " WHERE c.account = $1 AND c.period_start = $2"
-								 "   AND c.kind = $3::fluxcredits.credit_kind"
-								 "   AND c.slot = (SELECT s.slot FROM fluxcredits.counters s"
-								 "                  WHERE s.account = $1 AND s.period_start = $2"
-								 "                    AND s.kind = $3::fluxcredits.credit_kind"
-								 "                    AND (s.cap IS NULL OR s.used + $4 <= s.cap)"
-								 "                  ORDER BY s.slot LIMIT 1"
-								 "                  FOR UPDATE SKIP LOCKED)",
-								 4, types),
-						 values, NULL, false, 0) != SPI_OK_UPDATE)
+	if (total == NULL)
+		rc = SPI_execute_plan(fc_plan(&plan, FC_FAST_SQL, 4, types),
+							  values, NULL, false, 0);
+	else
+		rc = SPI_execute_plan(fc_plan(&plan_total,
+									  FC_FAST_SQL
+									  " RETURNING (SELECT sum(t.used) FROM fluxcredits.counters t"
+									  "             WHERE t.account = $1 AND t.period_start = $2"
+									  "               AND t.kind = $3::fluxcredits.credit_kind)::int8 + $4",
+									  4, types),
+							  values, NULL, false, 0);
+	if (rc != (total == NULL ? SPI_OK_UPDATE : SPI_OK_UPDATE_RETURNING))
 		elog(ERROR, "fluxcredits: counter update failed");
-	return SPI_processed == 1;
+	if (SPI_processed != 1)
+		return false;
+	if (total != NULL)
+		fc_get_int64(1, total);
+	return true;
 }
 
 /*
@@ -205,7 +220,7 @@ charge_fast(const ConsumeArgs *a, TimestampTz start)
  * exact path.
  */
 static bool
-charge_first_slot(const ConsumeArgs *a, TimestampTz start, TimestampTz end)
+charge_first_slot(const FcCharge *a, TimestampTz start, TimestampTz end)
 {
 	static SPIPlanPtr plan = NULL;
 	static const Oid types[6] = {TEXTOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID,
@@ -242,7 +257,7 @@ charge_first_slot(const ConsumeArgs *a, TimestampTz start, TimestampTz end)
  * figures for the error message.
  */
 static bool
-charge_slow(const ConsumeArgs *a, TimestampTz start, TimestampTz end,
+charge_slow(const FcCharge *a, TimestampTz start, TimestampTz end,
 			int64 *monthly, int64 *topup, int64 *used, int64 *lim, int64 *balance)
 {
 	static SPIPlanPtr plan = NULL;
@@ -277,7 +292,7 @@ charge_slow(const ConsumeArgs *a, TimestampTz start, TimestampTz end,
 
 /* Write the charge's ledger row.  Returns its id. */
 static int64
-insert_ledger(const ConsumeArgs *a, TimestampTz start, int64 monthly, int64 topup,
+insert_ledger(const FcCharge *a, TimestampTz start, int64 monthly, int64 topup,
 			  bool covered, int64 covering)
 {
 	static SPIPlanPtr plan = NULL;
@@ -316,7 +331,7 @@ insert_ledger(const ConsumeArgs *a, TimestampTz start, int64 monthly, int64 topu
 }
 
 static void
-insufficient(const ConsumeArgs *a, TimestampTz start, TimestampTz end,
+insufficient(const FcCharge *a, TimestampTz start, TimestampTz end,
 			 int64 used, int64 lim, int64 balance)
 {
 	if (a->kind == FC_KIND_COMPRESSION)
@@ -338,21 +353,23 @@ insufficient(const ConsumeArgs *a, TimestampTz start, TimestampTz end,
 }
 
 /*
- * The shared body.  Returns the charge id, or with raise = false, -1 when the
- * charge does not fit.
+ * Charge *req: the body of credits_consume, credits_try_consume and the
+ * charge() trigger.  Returns the charge id, or with raise = false, -1 when
+ * the charge does not fit.  The arguments must have passed the checks of
+ * consume_args().
  */
-static int64
-consume(FunctionCallInfo fcinfo, bool raise)
+int64
+fc_consume(const FcCharge *req, bool raise)
 {
-	ConsumeArgs a;
+	FcCharge	a = *req;
 	FcAccount	acc;
 	TimestampTz start,
 				end;
 	int64		charge = -1;
 	int64		monthly,
-				topup = 0;
-
-	consume_args(fcinfo, &a);
+				topup = 0,
+				limit,
+				total = 0;
 
 	SPI_connect();
 	fc_account_load(a.account, false, &acc);
@@ -376,21 +393,30 @@ consume(FunctionCallInfo fcinfo, bool raise)
 		}
 	}
 
+	/* The plan's monthly limit of this kind, as read; -1: unlimited. */
+	limit = a.kind == FC_KIND_AI ? acc.ai_monthly :
+		acc.compression_unlimited ? -1 : acc.compression_limit;
 	monthly = a.amount;
-	if (!charge_fast(&a, start) && !charge_first_slot(&a, start, end))
+	if (charge_fast(&a, start, limit >= 0 ? &total : NULL))
+		;
+	else if (charge_first_slot(&a, start, end))
+		total = a.amount;
+	else
 	{
 		int64		used,
-					lim,
 					balance;
 
-		if (!charge_slow(&a, start, end, &monthly, &topup, &used, &lim, &balance))
+		if (!charge_slow(&a, start, end, &monthly, &topup, &used, &limit, &balance))
 		{
 			if (raise)
-				insufficient(&a, start, end, used, lim, balance);
+				insufficient(&a, start, end, used, limit, balance);
 			goto done;
 		}
+		total = used + monthly;
 	}
 	charge = insert_ledger(&a, start, monthly, topup, false, 0);
+	if (limit > 0 && monthly > 0)
+		fc_alert_after_charge(a.account, a.kind, start, end, total, limit);
 
 done:
 	SPI_finish();
@@ -402,7 +428,10 @@ PG_FUNCTION_INFO_V1(fc_credits_consume);
 Datum
 fc_credits_consume(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT64(consume(fcinfo, true));
+	FcCharge	a;
+
+	consume_args(fcinfo, &a);
+	PG_RETURN_INT64(fc_consume(&a, true));
 }
 
 /* credits_try_consume(...): false instead of the "not enough credits" error */
@@ -410,7 +439,10 @@ PG_FUNCTION_INFO_V1(fc_credits_try_consume);
 Datum
 fc_credits_try_consume(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_BOOL(consume(fcinfo, false) >= 0);
+	FcCharge	a;
+
+	consume_args(fcinfo, &a);
+	PG_RETURN_BOOL(fc_consume(&a, false) >= 0);
 }
 
 /* Module set-up: the fluxcredits.counter_slots setting. */

@@ -3,7 +3,8 @@
  * fluxcredits.c
  *	  Module entry point.  Each concern lives in its own file:
  *	  billing_period.c (periods), account.c (arguments, accounts),
- *	  consume.c (charging), locks.c (advisory locks), usage.c (read-out),
+ *	  consume.c (charging), trigger.c (the charge() trigger), alerts.c
+ *	  (usage alerts), locks.c (advisory locks), usage.c (read-out),
  *	  spi_plans.c (SPI plans).
  *
  *-------------------------------------------------------------------------
@@ -20,5 +21,6 @@ void
 _PG_init(void)
 {
 	fc_consume_init();
+	fc_alerts_init();
 	MarkGUCPrefixReserved("fluxcredits");
 }

@@ -49,6 +49,17 @@ typedef enum FcKind
 	FC_KIND_AI
 } FcKind;
 
+/* One charge's arguments, as credits_consume() takes them. */
+typedef struct FcCharge
+{
+	char	   *account;
+	FcKind		kind;
+	int32		amount;
+	char	   *image;			/* NULL: none */
+	char	   *key;			/* idempotency key; NULL: none */
+	TimestampTz at;
+} FcCharge;
+
 /* An account with its plan, as read by fc_account_load(). */
 typedef struct FcAccount
 {
@@ -64,6 +75,8 @@ typedef struct FcAccount
 } FcAccount;
 
 /* account.c */
+extern char *fc_check_identifier(char *value, const char *name, int maxlen,
+								 bool required);
 extern char *fc_arg_text(FunctionCallInfo fcinfo, int argno, const char *name,
 						 int maxlen, bool required);
 extern TimestampTz fc_arg_at(FunctionCallInfo fcinfo, int argno);
@@ -74,6 +87,12 @@ extern void fc_account_load(const char *account, bool read_only, FcAccount *acc)
 extern void fc_account_period(const FcAccount *acc, TimestampTz at,
 							  TimestampTz *start, TimestampTz *end);
 
+/* alerts.c */
+extern void fc_alerts_init(void);
+extern void fc_alert_after_charge(const char *account, FcKind kind,
+								  TimestampTz start, TimestampTz end,
+								  int64 used, int64 limit);
+
 /* locks.c */
 extern void fc_lock_key(const char *account, const char *key);
 extern void fc_lock_image(const char *account, const char *image,
@@ -81,6 +100,8 @@ extern void fc_lock_image(const char *account, const char *image,
 
 /* consume.c */
 extern int	fc_counter_slots;
+extern void fc_check_charge(const FcCharge *a);
+extern int64 fc_consume(const FcCharge *req, bool raise);
 extern void fc_consume_init(void);
 
 /* spi_plans.c */

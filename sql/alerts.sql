@@ -1,0 +1,56 @@
+-- alerts: NOTIFY fluxcredits_alert when a committed charge takes monthly
+-- usage to a threshold (80 and 100 percent by default), once per account,
+-- kind and period, never for a rolled-back charge.  What fired is shown by
+-- fluxcredits.alerts_sent here; the isolation spec race_alerts shows the
+-- notifications themselves (psql would print the backend's PID).
+CREATE EXTENSION fluxcredits;
+SET timezone = 'UTC';
+SET datestyle = 'ISO, YMD';
+\set SHOW_CONTEXT never
+
+SELECT fluxcredits.credits_open_account('free', 'Free', '2026-01-05 00:00+00');
+-- 15 of 20 (75%): no alert.
+SELECT fluxcredits.credits_consume('free', 'compression', 15, at => '2026-01-10 00:00+00') > 0 AS charged;
+-- 16 of 20 (80%): the 80% alert.
+SELECT fluxcredits.credits_consume('free', 'compression', 1, at => '2026-01-10 00:00+00') > 0 AS charged;
+-- 17: no new alert; 80% fired already this period.
+SELECT fluxcredits.credits_consume('free', 'compression', 1, at => '2026-01-10 00:00+00') > 0 AS charged;
+-- A rolled-back charge to 100% sends nothing and leaves the threshold unused.
+BEGIN;
+SELECT fluxcredits.credits_consume('free', 'compression', 3, at => '2026-01-10 00:00+00') > 0 AS charged;
+ROLLBACK;
+SELECT threshold FROM fluxcredits.alerts_sent ORDER BY threshold;
+-- The committed one does.
+SELECT fluxcredits.credits_consume('free', 'compression', 3, at => '2026-01-10 00:00+00') > 0 AS charged;
+SELECT account, kind, period_start, threshold FROM fluxcredits.alerts_sent ORDER BY threshold;
+-- Both thresholds at once: a new period, one charge from 0 to 100%.
+SELECT fluxcredits.credits_consume('free', 'compression', 20, at => '2026-02-10 00:00+00') > 0 AS charged;
+SELECT period_start, threshold FROM fluxcredits.alerts_sent ORDER BY period_start, threshold;
+
+-- AI: thresholds of the monthly allocation (top-up spending adds none).
+SELECT fluxcredits.credits_open_account('st', 'Starter', '2026-01-05 00:00+00');
+SELECT fluxcredits.credits_topup('st', 50, 'pay-1', '2026-01-06 00:00+00') > 0 AS credited;
+SELECT fluxcredits.credits_consume('st', 'ai', 170, at => '2026-01-10 00:00+00') > 0 AS charged;
+SELECT fluxcredits.credits_consume('st', 'ai', 40, at => '2026-01-10 00:00+00') > 0 AS charged;
+SELECT fluxcredits.credits_consume('st', 'ai', 5, at => '2026-01-10 00:00+00') > 0 AS charged;
+SELECT kind, threshold FROM fluxcredits.alerts_sent WHERE account = 'st' ORDER BY threshold;
+
+-- Unlimited plans send none for compression.
+SELECT fluxcredits.credits_open_account('pro', 'Pro', '2026-01-05 00:00+00');
+SELECT fluxcredits.credits_consume('pro', 'compression', 1000000, at => '2026-01-10 00:00+00') > 0 AS charged;
+SELECT count(*) FROM fluxcredits.alerts_sent WHERE account = 'pro';
+
+-- The thresholds are a setting.
+SET fluxcredits.alert_thresholds = '50';
+SELECT fluxcredits.credits_open_account('free-2', 'Free', '2026-01-05 00:00+00');
+SELECT fluxcredits.credits_consume('free-2', 'compression', 10, at => '2026-01-10 00:00+00') > 0 AS charged;
+SET fluxcredits.alert_thresholds = '';
+SELECT fluxcredits.credits_consume('free-2', 'compression', 10, at => '2026-01-10 00:00+00') > 0 AS charged;
+SELECT threshold FROM fluxcredits.alerts_sent WHERE account = 'free-2' ORDER BY threshold;
+SET fluxcredits.alert_thresholds = '80,101';
+SET fluxcredits.alert_thresholds = 'eighty';
+RESET fluxcredits.alert_thresholds;
+SHOW fluxcredits.alert_thresholds;
+
+SELECT * FROM fluxcredits.credits_check();
+DROP EXTENSION fluxcredits;
