@@ -14,9 +14,10 @@ PGFILEDESC = "fluxcredits - usage-credit metering"
 # One name per sql/NAME.sql (regress) and specs/NAME.spec (isolation); a
 # regress test and a spec may not share a name.
 REGRESS    = consume_compression consume_ai topups \
-             idempotency refund plan_change usage ledger triggers alerts errors
+             idempotency refund plan_change usage ledger triggers alerts \
+             reservations errors
 ISOLATION  = race_last_credit race_topup_split race_idempotency race_refund_plan \
-             race_rollback race_hot_account race_alerts
+             race_rollback race_hot_account race_alerts race_reservations
 TAP_TESTS  = 1
 
 REGRESS_OPTS    = --temp-config=$(srcdir)/scripts/test.conf

@@ -25,7 +25,8 @@ CREATE TYPE @extschema@.credit_kind AS ENUM ('compression', 'ai');
 COMMENT ON TYPE @extschema@.credit_kind IS
 'compression: one processed image; ai: AI alt text or SEO rename';
 
-CREATE TYPE @extschema@.ledger_entry AS ENUM ('consume', 'refund', 'topup', 'plan_change');
+CREATE TYPE @extschema@.ledger_entry AS ENUM ('consume', 'refund', 'topup', 'plan_change',
+                                              'hold', 'commit', 'release');
 COMMENT ON TYPE @extschema@.ledger_entry IS 'what a ledger row records';
 
 -- Plans are data: a DBA may add one with INSERT.
@@ -124,9 +125,10 @@ COMMENT ON COLUMN @extschema@.ledger.charge IS
 CREATE UNIQUE INDEX ledger_idempotency_key ON @extschema@.ledger (account, idempotency_key)
     WHERE idempotency_key IS NOT NULL;
 CREATE INDEX ledger_ai_image ON @extschema@.ledger (account, image, period_start)
-    WHERE entry = 'consume' AND kind = 'ai' AND image IS NOT NULL;
+    WHERE entry IN ('consume', 'hold') AND kind = 'ai' AND image IS NOT NULL;
 CREATE UNIQUE INDEX ledger_refund_once ON @extschema@.ledger (charge)
     WHERE entry = 'refund';
+CREATE INDEX ledger_charge ON @extschema@.ledger (charge) WHERE charge IS NOT NULL;
 CREATE UNIQUE INDEX ledger_payment_reference ON @extschema@.ledger (reference)
     WHERE entry = 'topup';
 
@@ -146,6 +148,27 @@ COMMENT ON FUNCTION @extschema@._ledger_append_only() IS 'internal: refuses UPDA
 CREATE TRIGGER ledger_append_only
     BEFORE UPDATE OR DELETE OR TRUNCATE ON @extschema@.ledger
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._ledger_append_only();
+
+-- Reservations (two-phase charges): the state of each hold.  The hold's
+-- credits are counted like a charge from the start (ledger entry 'hold');
+-- credits_commit() makes it final (entry 'commit', and 'release' for the
+-- part not used), credits_release() and expiry give it back ('release').
+CREATE TABLE @extschema@.reservations (
+    id           bigint PRIMARY KEY,
+    account      text NOT NULL,
+    kind         @extschema@.credit_kind NOT NULL,
+    period_start timestamptz NOT NULL,
+    monthly      bigint NOT NULL,
+    topup        bigint NOT NULL,
+    expires_at   timestamptz NOT NULL,
+    state        text NOT NULL DEFAULT 'held'
+                 CHECK (state IN ('held', 'committed', 'released', 'expired')),
+    committed    bigint,
+    resolved_at  timestamptz
+);
+COMMENT ON TABLE @extschema@.reservations IS
+'holds made by credits_reserve(): what each holds (monthly, top-up), until when, and how it ended';
+CREATE INDEX reservations_held ON @extschema@.reservations (account) WHERE state = 'held';
 
 --------------------------------------------------------------------------
 -- Internal checks shared with the C code (src/account.c)
@@ -308,7 +331,7 @@ COMMENT ON FUNCTION @extschema@._rebalance(text, @extschema@.credit_kind, timest
 -- again.  ok = false: it does not fit, and nothing was written.
 CREATE FUNCTION @extschema@._charge_slow(account text, kind @extschema@.credit_kind,
                                          period_start timestamptz, period_end timestamptz,
-                                         amount integer,
+                                         amount integer, at timestamptz,
                                          OUT ok boolean, OUT monthly bigint, OUT topup bigint,
                                          OUT used bigint, OUT lim bigint, OUT balance bigint)
 LANGUAGE plpgsql
@@ -320,6 +343,10 @@ DECLARE
     contended boolean;
 BEGIN
     acc := @extschema@._lock_account(account);
+    -- Holds past their ttl give their credits back first (lazy expiry).
+    IF @extschema@._release_expired(account, at, acc.plan) > 0 THEN
+        SELECT * INTO acc FROM @extschema@.accounts a WHERE a.account = _charge_slow.account;
+    END IF;
     lim := @extschema@._plan_limit(acc.plan, kind);
     balance := acc.topup_balance;
     SELECT coalesce(sum(c.used), 0), coalesce(bool_or(c.cap IS NULL OR c.used + amount <= c.cap), false)
@@ -359,7 +386,7 @@ BEGIN
     ok := true;
 END
 $$;
-COMMENT ON FUNCTION @extschema@._charge_slow(text, @extschema@.credit_kind, timestamptz, timestamptz, integer) IS
+COMMENT ON FUNCTION @extschema@._charge_slow(text, @extschema@.credit_kind, timestamptz, timestamptz, integer, timestamptz) IS
 'internal: the exact, locked path of a charge (src/consume.c calls it when no counter slot can take the charge at once)';
 
 -- The internal helpers are called by the extension's own functions, which
@@ -372,7 +399,7 @@ REVOKE ALL ON FUNCTION @extschema@._lock_account(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._lock_image(text, text, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._plan_limit(text, @extschema@.credit_kind) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._rebalance(text, @extschema@.credit_kind, timestamptz, timestamptz, bigint, boolean) FROM PUBLIC;
-REVOKE ALL ON FUNCTION @extschema@._charge_slow(text, @extschema@.credit_kind, timestamptz, timestamptz, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._charge_slow(text, @extschema@.credit_kind, timestamptz, timestamptz, integer, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._ledger_append_only() FROM PUBLIC;
 
 --------------------------------------------------------------------------
@@ -486,67 +513,27 @@ $$;
 COMMENT ON FUNCTION @extschema@.credits_topup(text, integer, text, timestamptz) IS
 'adds non-expiring AI credits bought with a payment; the same reference is credited once; returns the ledger id';
 
-CREATE FUNCTION @extschema@.credits_refund(charge bigint, at timestamptz DEFAULT now())
+-- Gives credits back: writes the ledger row (entry refund or release, the
+-- negated amounts, pointing at charge), takes them off the period's counter
+-- slots (fullest first), returns the top-up part to the balance and shares
+-- out the caps again.  The caller holds the account's row lock.
+CREATE FUNCTION @extschema@._give_back(entry @extschema@.ledger_entry, c @extschema@.ledger,
+                                       monthly bigint, topup bigint, at timestamptz, plan text)
 RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-    owner text;
-    acc @extschema@.accounts;
-    c @extschema@.ledger;
     slot_row @extschema@.counters;
-    monthly_left bigint;
-    topup_left bigint;
-    refund_id bigint;
+    monthly_left bigint := monthly;
+    topup_left bigint := topup;
+    entry_id bigint;
 BEGIN
-    IF charge IS NULL THEN
-        RAISE EXCEPTION 'charge must not be null' USING ERRCODE = '22004';
-    END IF;
-    PERFORM @extschema@._check_at(at);
-    SELECT l.account INTO owner FROM @extschema@.ledger l WHERE l.id = credits_refund.charge;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'charge % does not exist', charge
-            USING ERRCODE = 'FC005',
-                  HINT = 'Pass the id that credits_consume() returned.';
-    END IF;
-    SELECT * INTO c FROM @extschema@.ledger l WHERE l.id = credits_refund.charge;
-    -- The same lock order as credits_consume: the image's lock, then the account's.
-    IF c.entry = 'consume' AND c.kind = 'ai' AND c.image IS NOT NULL THEN
-        PERFORM @extschema@._lock_image(c.account, c.image, c.period_start);
-    END IF;
-    acc := @extschema@._lock_account(owner);
-    IF c.entry <> 'consume' OR c.charge IS NOT NULL THEN
-        RAISE EXCEPTION 'ledger entry % is not a charge', charge
-            USING ERRCODE = 'FC005',
-                  DETAIL = CASE WHEN c.entry = 'refund'
-                                    THEN format('It records the refund of charge %s.', c.charge)
-                                    WHEN c.charge IS NOT NULL
-                                    THEN format('It records a call that charge %s already covered.', c.charge)
-                                    ELSE format('It records a %s.', replace(c.entry::text, '_', ' ')) END,
-                  HINT = 'Only charges made by credits_consume() can be refunded.';
-    END IF;
-    IF at < c.at THEN
-        RAISE EXCEPTION 'a refund cannot be dated before its charge'
-            USING ERRCODE = '22023',
-                  DETAIL = format('Charge %s was made at %s; the refund is dated %s.', c.id, c.at, at);
-    END IF;
-    SELECT l.id INTO refund_id FROM @extschema@.ledger l
-     WHERE l.entry = 'refund' AND l.charge = c.id;
-    IF FOUND THEN
-        RAISE EXCEPTION 'charge % was already refunded', charge
-            USING ERRCODE = 'FC005',
-                  DETAIL = format('Ledger entry %s refunded it.', refund_id);
-    END IF;
-
-    INSERT INTO @extschema@.ledger (at, account, entry, kind, period_start, monthly, topup, image, charge)
-    VALUES (at, c.account, 'refund', c.kind, c.period_start, -c.monthly, -c.topup, c.image, c.id)
-    RETURNING id INTO refund_id;
-    -- Take the charge back from the period's slots, fullest first, then share
-    -- out the caps again.
-    monthly_left := c.monthly;
-    topup_left := -c.topup;
+    INSERT INTO @extschema@.ledger AS l (at, account, entry, kind, period_start, monthly, topup, image, charge)
+    VALUES (_give_back.at, c.account, _give_back.entry, c.kind, c.period_start,
+            -_give_back.monthly, _give_back.topup, c.image, c.id)
+    RETURNING l.id INTO entry_id;
     PERFORM FROM (SELECT FROM @extschema@.counters x
                    WHERE x.account = c.account AND x.period_start = c.period_start AND x.kind = c.kind
                    ORDER BY x.slot FOR UPDATE) locked;
@@ -564,16 +551,284 @@ BEGIN
         topup_left := topup_left - least(slot_row.topup_used, topup_left);
     END LOOP;
     PERFORM @extschema@._rebalance(c.account, c.kind, c.period_start, NULL,
-                                   @extschema@._plan_limit(acc.plan, c.kind), false);
-    IF c.topup <> 0 THEN
-        UPDATE @extschema@.accounts a SET topup_balance = a.topup_balance - c.topup
+                                   @extschema@._plan_limit(plan, c.kind), false);
+    IF topup <> 0 THEN
+        UPDATE @extschema@.accounts a SET topup_balance = a.topup_balance + _give_back.topup
          WHERE a.account = c.account;
     END IF;
-    RETURN refund_id;
+    RETURN entry_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._give_back(@extschema@.ledger_entry, @extschema@.ledger, bigint, bigint, timestamptz, text) IS
+'internal: gives a charge''s credits back to its period''s counter and the top-up balance (caller holds the account lock)';
+
+-- Releases the account's holds that expired by "at" (the lazy expiry of
+-- reservations).  The caller holds the account's row lock.
+CREATE FUNCTION @extschema@._release_expired(account text, at timestamptz, plan text)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    r @extschema@.reservations;
+    c @extschema@.ledger;
+    n integer := 0;
+BEGIN
+    FOR r IN SELECT * FROM @extschema@.reservations v
+              WHERE v.account = _release_expired.account AND v.state = 'held'
+                AND v.expires_at <= _release_expired.at
+              ORDER BY v.id FOR UPDATE
+    LOOP
+        SELECT * INTO c FROM @extschema@.ledger l WHERE l.id = r.id;
+        PERFORM @extschema@._give_back('release', c, r.monthly, r.topup, r.expires_at, plan);
+        UPDATE @extschema@.reservations v SET state = 'expired', resolved_at = r.expires_at
+         WHERE v.id = r.id;
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._release_expired(text, timestamptz, text) IS
+'internal: releases the account''s holds past their ttl (caller holds the account lock)';
+
+CREATE FUNCTION @extschema@.credits_refund(charge bigint, at timestamptz DEFAULT now())
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    acc @extschema@.accounts;
+    c @extschema@.ledger;
+    hold @extschema@.reservations;
+    net_monthly bigint;
+    net_topup bigint;
+    refund_id bigint;
+BEGIN
+    IF charge IS NULL THEN
+        RAISE EXCEPTION 'charge must not be null' USING ERRCODE = '22004';
+    END IF;
+    PERFORM @extschema@._check_at(at);
+    SELECT * INTO c FROM @extschema@.ledger l WHERE l.id = credits_refund.charge;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'charge % does not exist', charge
+            USING ERRCODE = 'FC005',
+                  HINT = 'Pass the id that credits_consume() returned.';
+    END IF;
+    -- The same lock order as credits_consume: the image's lock, then the account's.
+    IF c.entry IN ('consume', 'hold') AND c.kind = 'ai' AND c.image IS NOT NULL THEN
+        PERFORM @extschema@._lock_image(c.account, c.image, c.period_start);
+    END IF;
+    acc := @extschema@._lock_account(c.account);
+    IF c.entry NOT IN ('consume', 'hold') OR c.charge IS NOT NULL THEN
+        RAISE EXCEPTION 'ledger entry % is not a charge', charge
+            USING ERRCODE = 'FC005',
+                  DETAIL = CASE WHEN c.entry IN ('refund', 'release', 'commit')
+                                    THEN format('It records the %s of charge %s.', c.entry, c.charge)
+                                    WHEN c.charge IS NOT NULL
+                                    THEN format('It records a call that charge %s already covered.', c.charge)
+                                    ELSE format('It records a %s.', replace(c.entry::text, '_', ' ')) END,
+                  HINT = 'Only charges made by credits_consume() or committed reservations can be refunded.';
+    END IF;
+    IF c.entry = 'hold' THEN
+        SELECT * INTO hold FROM @extschema@.reservations v WHERE v.id = c.id;
+        IF hold.state <> 'committed' THEN
+            RAISE EXCEPTION 'charge % is a reservation that was not committed', charge
+                USING ERRCODE = 'FC005',
+                      DETAIL = format('The reservation is %s.', hold.state),
+                      HINT = CASE WHEN hold.state = 'held'
+                                  THEN 'Release it with fluxcredits.credits_release().'
+                                  ELSE 'Its credits were given back already.' END;
+        END IF;
+    END IF;
+    IF at < c.at THEN
+        RAISE EXCEPTION 'a refund cannot be dated before its charge'
+            USING ERRCODE = '22023',
+                  DETAIL = format('Charge %s was made at %s; the refund is dated %s.', c.id, c.at, at);
+    END IF;
+    SELECT l.id INTO refund_id FROM @extschema@.ledger l
+     WHERE l.entry = 'refund' AND l.charge = c.id;
+    IF FOUND THEN
+        RAISE EXCEPTION 'charge % was already refunded', charge
+            USING ERRCODE = 'FC005',
+                  DETAIL = format('Ledger entry %s refunded it.', refund_id);
+    END IF;
+
+    -- What the charge still holds: a committed reservation may have released a part.
+    SELECT sum(l.monthly), -sum(l.topup) INTO net_monthly, net_topup
+      FROM @extschema@.ledger l
+     WHERE l.id = c.id OR (l.charge = c.id AND l.entry = 'release');
+    RETURN @extschema@._give_back('refund', c, net_monthly, net_topup, at, acc.plan);
 END
 $$;
 COMMENT ON FUNCTION @extschema@.credits_refund(bigint, timestamptz) IS
 'returns a charge to where it came from (the monthly counter of its period, or the top-up balance), once; returns the ledger id of the refund';
+
+--------------------------------------------------------------------------
+-- Reservations: two-phase charges for work done outside the transaction
+--------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@._hold(account text, kind @extschema@.credit_kind, amount integer,
+                                  image text, idempotency_key text, at timestamptz)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'fc_hold'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@._hold(text, @extschema@.credit_kind, integer, text, text, timestamptz) IS
+'internal: credits_consume that records a hold (ledger entry hold) instead of a charge';
+
+CREATE FUNCTION @extschema@.credits_reserve(account text,
+                                            kind @extschema@.credit_kind,
+                                            amount integer DEFAULT 1,
+                                            image text DEFAULT NULL,
+                                            idempotency_key text DEFAULT NULL,
+                                            ttl interval DEFAULT '15 minutes',
+                                            at timestamptz DEFAULT now())
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    hold_id bigint;
+    c @extschema@.ledger;
+BEGIN
+    IF ttl IS NULL THEN
+        RAISE EXCEPTION 'ttl must not be null' USING ERRCODE = '22004',
+            HINT = 'Leave it out for 15 minutes.';
+    END IF;
+    IF ttl <= interval '0' OR NOT isfinite(at + ttl) THEN
+        RAISE EXCEPTION 'ttl must be a positive, finite interval'
+            USING ERRCODE = '22023', DETAIL = format('The ttl given is %s.', ttl);
+    END IF;
+    hold_id := @extschema@._hold(account, kind, amount, image, idempotency_key, at);
+    SELECT * INTO c FROM @extschema@.ledger l WHERE l.id = hold_id;
+    IF c.entry = 'hold' THEN
+        INSERT INTO @extschema@.reservations (id, account, kind, period_start, monthly, topup, expires_at)
+        VALUES (c.id, c.account, c.kind, c.period_start, c.monthly, -c.topup, at + ttl)
+        ON CONFLICT (id) DO NOTHING;
+    END IF;
+    RETURN hold_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.credits_reserve(text, @extschema@.credit_kind, integer, text, text, interval, timestamptz) IS
+'holds credits for ttl (they count as used) without charging them yet; returns the reservation id';
+
+-- The reservation, locked, for credits_commit and credits_release; NULL when
+-- the id is a charge (an AI image already covered, an idempotent replay of a
+-- consume): there is nothing to hold then.
+CREATE FUNCTION @extschema@._lock_reservation(reservation bigint, at timestamptz,
+                                              OUT r @extschema@.reservations,
+                                              OUT c @extschema@.ledger,
+                                              OUT plan text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    IF reservation IS NULL THEN
+        RAISE EXCEPTION 'reservation must not be null' USING ERRCODE = '22004';
+    END IF;
+    PERFORM @extschema@._check_at(at);
+    SELECT * INTO c FROM @extschema@.ledger l WHERE l.id = reservation;
+    IF NOT FOUND OR c.entry NOT IN ('hold', 'consume') OR c.charge IS NOT NULL THEN
+        RAISE EXCEPTION 'reservation % does not exist', reservation
+            USING ERRCODE = 'FC009',
+                  HINT = 'Pass the id that credits_reserve() returned.';
+    END IF;
+    IF c.kind = 'ai' AND c.image IS NOT NULL THEN
+        PERFORM @extschema@._lock_image(c.account, c.image, c.period_start);
+    END IF;
+    plan := (@extschema@._lock_account(c.account)).plan;
+    IF c.entry = 'consume' THEN
+        r := NULL;
+        RETURN;
+    END IF;
+    SELECT * INTO r FROM @extschema@.reservations v WHERE v.id = reservation FOR UPDATE;
+    IF r.state <> 'held' THEN
+        RAISE EXCEPTION 'reservation % was already %', reservation, r.state
+            USING ERRCODE = 'FC009',
+                  DETAIL = format('It was %s at %s.', r.state, r.resolved_at);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._lock_reservation(bigint, timestamptz) IS
+'internal: a held reservation, with the image, account and reservation locks taken in order';
+
+CREATE FUNCTION @extschema@.credits_commit(reservation bigint, amount integer DEFAULT NULL,
+                                           at timestamptz DEFAULT now())
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    lr record;
+    held bigint;
+    give_topup bigint;
+    give_monthly bigint;
+BEGIN
+    lr := @extschema@._lock_reservation(reservation, at);
+    IF (lr.r).id IS NULL THEN
+        RETURN reservation;     -- already a charge: nothing to commit
+    END IF;
+    IF at >= (lr.r).expires_at THEN
+        RAISE EXCEPTION 'reservation % expired at %', reservation, (lr.r).expires_at
+            USING ERRCODE = 'FC009',
+                  DETAIL = format('Its credits went back when its ttl ran out; the commit came at %s.', at),
+                  HINT = 'Reserve again, or charge with fluxcredits.credits_consume().';
+    END IF;
+    held := (lr.r).monthly + (lr.r).topup;
+    IF amount IS NULL THEN
+        amount := held;
+    END IF;
+    IF amount < 1 OR amount > held THEN
+        RAISE EXCEPTION 'amount must be between 1 and the % credits held', held
+            USING ERRCODE = '22023',
+                  DETAIL = format('The amount given is %s.', amount),
+                  HINT = 'Release the whole reservation with fluxcredits.credits_release().';
+    END IF;
+    IF amount < held THEN
+        -- The unused part goes back, top-up credits first (they were drawn last).
+        give_topup := least((lr.r).topup, held - amount);
+        give_monthly := held - amount - give_topup;
+        PERFORM @extschema@._give_back('release', lr.c, give_monthly, give_topup, at, lr.plan);
+    END IF;
+    INSERT INTO @extschema@.ledger (at, account, entry, kind, period_start, image, charge)
+    VALUES (at, (lr.c).account, 'commit', (lr.c).kind, (lr.c).period_start, (lr.c).image, reservation);
+    UPDATE @extschema@.reservations v
+       SET state = 'committed', committed = amount, resolved_at = at
+     WHERE v.id = reservation;
+    RETURN reservation;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.credits_commit(bigint, integer, timestamptz) IS
+'turns a reservation into a charge (of amount, releasing the rest); returns the charge id, which is the reservation id';
+
+CREATE FUNCTION @extschema@.credits_release(reservation bigint, at timestamptz DEFAULT now())
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    lr record;
+    entry_id bigint;
+BEGIN
+    lr := @extschema@._lock_reservation(reservation, at);
+    IF (lr.r).id IS NULL THEN
+        RAISE EXCEPTION 'ledger entry % is a charge, not a reservation', reservation
+            USING ERRCODE = 'FC009',
+                  HINT = 'Refund a charge with fluxcredits.credits_refund().';
+    END IF;
+    entry_id := @extschema@._give_back('release', lr.c, (lr.r).monthly, (lr.r).topup, at, lr.plan);
+    UPDATE @extschema@.reservations v SET state = 'released', resolved_at = at
+     WHERE v.id = reservation;
+    RETURN entry_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.credits_release(bigint, timestamptz) IS
+'gives a reservation''s credits back; returns the ledger id of the release';
 
 CREATE FUNCTION @extschema@.credits_set_plan(account text, plan text,
                                              at timestamptz DEFAULT now(),
@@ -631,6 +886,12 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.credits_set_plan(text, text, timestamptz, timestamptz) IS
 'moves an account to another plan at once (used stays used); a new anchor restarts its billing periods at "at"; returns the ledger id';
+
+-- Internal helpers of refunds and reservations: not for PUBLIC.
+REVOKE ALL ON FUNCTION @extschema@._give_back(@extschema@.ledger_entry, @extschema@.ledger, bigint, bigint, timestamptz, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._release_expired(text, timestamptz, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._hold(text, @extschema@.credit_kind, integer, text, text, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._lock_reservation(bigint, timestamptz) FROM PUBLIC;
 
 --------------------------------------------------------------------------
 -- Charging from the app's own tables (src/trigger.c)
@@ -708,7 +969,9 @@ CREATE TYPE @extschema@.credits_usage AS (
     "canCompress"        boolean,
     "canUseIA"           boolean,
     period_start         timestamptz,
-    period_end           timestamptz
+    period_end           timestamptz,
+    compressor_reserved  bigint,
+    ia_credits_reserved  bigint
 );
 COMMENT ON TYPE @extschema@.credits_usage IS 'the dashboard''s read-out of one account';
 
@@ -750,7 +1013,7 @@ AS $$
         SELECT l.account, l.kind, l.period_start,
                sum(l.monthly)::bigint AS used, (-sum(l.topup))::bigint AS topup_used
           FROM @extschema@.ledger l
-         WHERE l.entry IN ('consume', 'refund')
+         WHERE l.entry IN ('consume', 'refund', 'hold', 'release')
          GROUP BY 1, 2, 3
     ), c AS (
         SELECT c.account, c.kind, c.period_start,
@@ -779,6 +1042,17 @@ AS $$
     UNION ALL
     SELECT b.account, NULL, NULL, 'topup_balance', b.stored, b.from_ledger
       FROM b WHERE b.stored <> b.from_ledger
+    UNION ALL
+    SELECT v.account, v.kind, v.period_start, format('reservation %s %s', v.id, v.state), NULL, NULL
+      FROM @extschema@.reservations v
+      LEFT JOIN @extschema@.ledger h ON h.id = v.id AND h.entry = 'hold'
+      CROSS JOIN LATERAL (
+          SELECT EXISTS (SELECT FROM @extschema@.ledger x WHERE x.charge = v.id AND x.entry = 'commit') AS has_commit,
+                 EXISTS (SELECT FROM @extschema@.ledger x WHERE x.charge = v.id AND x.entry = 'release') AS has_release) e
+     WHERE h.id IS NULL OR h.monthly <> v.monthly OR -h.topup <> v.topup
+        OR CASE v.state WHEN 'held' THEN e.has_commit OR e.has_release
+                        WHEN 'committed' THEN NOT e.has_commit
+                        ELSE e.has_commit OR NOT e.has_release END
     UNION ALL
     SELECT l.account, NULL, NULL, 'unknown account', NULL, count(*)
       FROM @extschema@.ledger l

@@ -45,6 +45,7 @@ consume_args(FunctionCallInfo fcinfo, FcCharge *a)
 	a->image = fc_arg_text(fcinfo, 3, "image", FC_MAX_IMAGE_LEN, false);
 	a->key = fc_arg_text(fcinfo, 4, "idempotency_key", FC_MAX_KEY_LEN, false);
 	a->at = fc_arg_at(fcinfo, 5);
+	a->hold = false;
 	fc_check_charge(a);
 }
 
@@ -137,20 +138,23 @@ static bool
 find_covering_charge(const FcCharge *a, TimestampTz period_start, int64 *charge)
 {
 	static SPIPlanPtr plan = NULL;
-	static const Oid types[3] = {TEXTOID, TEXTOID, TIMESTAMPTZOID};
-	Datum		values[3];
+	static const Oid types[4] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[4];
 
 	values[0] = CStringGetTextDatum(a->account);
 	values[1] = CStringGetTextDatum(a->image);
 	values[2] = TimestampTzGetDatum(period_start);
+	values[3] = TimestampTzGetDatum(a->at);
 	if (SPI_execute_plan(fc_plan(&plan,
 								 "SELECT l.id FROM fluxcredits.ledger l"
 								 " WHERE l.account = $1 AND l.image = $2 AND l.period_start = $3"
-								 "   AND l.entry = 'consume' AND l.kind = 'ai' AND l.charge IS NULL"
+								 "   AND l.entry IN ('consume', 'hold') AND l.kind = 'ai' AND l.charge IS NULL"
 								 "   AND NOT EXISTS (SELECT FROM fluxcredits.ledger r"
-								 "                    WHERE r.entry = 'refund' AND r.charge = l.id)"
+								 "                    WHERE r.entry IN ('refund', 'release') AND r.charge = l.id)"
+								 "   AND NOT EXISTS (SELECT FROM fluxcredits.reservations v"
+								 "                    WHERE v.id = l.id AND v.state = 'held' AND v.expires_at <= $4)"
 								 " ORDER BY l.id LIMIT 1",
-								 3, types),
+								 4, types),
 						 values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "fluxcredits: image lookup failed");
 	if (SPI_processed == 0)
@@ -261,8 +265,9 @@ charge_slow(const FcCharge *a, TimestampTz start, TimestampTz end,
 			int64 *monthly, int64 *topup, int64 *used, int64 *lim, int64 *balance)
 {
 	static SPIPlanPtr plan = NULL;
-	static const Oid types[5] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID};
-	Datum		values[5];
+	static const Oid types[6] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID,
+	TIMESTAMPTZOID};
+	Datum		values[6];
 	bool		isnull;
 	bool		ok;
 
@@ -271,10 +276,11 @@ charge_slow(const FcCharge *a, TimestampTz start, TimestampTz end,
 	values[2] = TimestampTzGetDatum(start);
 	values[3] = TimestampTzGetDatum(end);
 	values[4] = Int32GetDatum(a->amount);
+	values[5] = TimestampTzGetDatum(a->at);
 	if (SPI_execute_plan(fc_plan(&plan,
 								 "SELECT ok, monthly, topup, used, lim, balance"
-								 "  FROM fluxcredits._charge_slow($1, $2::fluxcredits.credit_kind, $3, $4, $5)",
-								 5, types),
+								 "  FROM fluxcredits._charge_slow($1, $2::fluxcredits.credit_kind, $3, $4, $5, $6)",
+								 6, types),
 						 values, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "fluxcredits: exact charge failed");
 	ok = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
@@ -296,10 +302,10 @@ insert_ledger(const FcCharge *a, TimestampTz start, int64 monthly, int64 topup,
 			  bool covered, int64 covering)
 {
 	static SPIPlanPtr plan = NULL;
-	static const Oid types[9] = {TIMESTAMPTZOID, TEXTOID, TEXTOID,
-		TIMESTAMPTZOID, INT4OID, INT4OID, TEXTOID, TEXTOID, INT8OID};
-	Datum		values[9];
-	char		nulls[9];
+	static const Oid types[10] = {TIMESTAMPTZOID, TEXTOID, TEXTOID,
+		TIMESTAMPTZOID, INT4OID, INT4OID, TEXTOID, TEXTOID, INT8OID, TEXTOID};
+	Datum		values[10];
+	char		nulls[10];
 	int64		id;
 
 	memset(nulls, ' ', sizeof(nulls));
@@ -315,14 +321,15 @@ insert_ledger(const FcCharge *a, TimestampTz start, int64 monthly, int64 topup,
 	nulls[7] = a->key ? ' ' : 'n';
 	values[8] = Int64GetDatum(covering);
 	nulls[8] = covered ? ' ' : 'n';
+	values[9] = CStringGetTextDatum(a->hold && !covered ? "hold" : "consume");
 	if (SPI_execute_plan(fc_plan(&plan,
 								 "INSERT INTO fluxcredits.ledger"
 								 "       (at, account, entry, kind, period_start, monthly, topup,"
 								 "        image, idempotency_key, charge)"
-								 " VALUES ($1, $2, 'consume', $3::fluxcredits.credit_kind, $4, $5, $6,"
-								 "         $7, $8, $9)"
+								 " VALUES ($1, $2, $10::fluxcredits.ledger_entry, $3::fluxcredits.credit_kind,"
+								 "         $4, $5, $6, $7, $8, $9)"
 								 " RETURNING id",
-								 9, types),
+								 10, types),
 						 values, nulls, false, 0) != SPI_OK_INSERT_RETURNING ||
 		SPI_processed != 1)
 		elog(ERROR, "fluxcredits: ledger insert failed");
@@ -431,6 +438,18 @@ fc_credits_consume(PG_FUNCTION_ARGS)
 	FcCharge	a;
 
 	consume_args(fcinfo, &a);
+	PG_RETURN_INT64(fc_consume(&a, true));
+}
+
+/* _hold(...): credits_consume recording a reservation's hold */
+PG_FUNCTION_INFO_V1(fc_hold);
+Datum
+fc_hold(PG_FUNCTION_ARGS)
+{
+	FcCharge	a;
+
+	consume_args(fcinfo, &a);
+	a.hold = true;
 	PG_RETURN_INT64(fc_consume(&a, true));
 }
 

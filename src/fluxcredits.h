@@ -37,6 +37,7 @@
 #define ERRCODE_FC_REFERENCE_CONFLICT		MAKE_SQLSTATE('F','C','0','0','6')
 #define ERRCODE_FC_LEDGER_APPEND_ONLY		MAKE_SQLSTATE('F','C','0','0','7')
 #define ERRCODE_FC_ACCOUNT_EXISTS			MAKE_SQLSTATE('F','C','0','0','8')
+#define ERRCODE_FC_RESERVATION				MAKE_SQLSTATE('F','C','0','0','9')
 
 /* Longest accepted identifiers, in bytes. */
 #define FC_MAX_ACCOUNT_LEN		256
@@ -58,6 +59,7 @@ typedef struct FcCharge
 	char	   *image;			/* NULL: none */
 	char	   *key;			/* idempotency key; NULL: none */
 	TimestampTz at;
+	bool		hold;			/* a reservation's hold, not a charge */
 } FcCharge;
 
 /* An account with its plan, as read by fc_account_load(). */

@@ -128,6 +128,7 @@ fc_charge_trigger(PG_FUNCTION_ARGS)
 	req.image = image_col ? column_text(tuple, rel, image_col, "image", FC_MAX_IMAGE_LEN, false) : NULL;
 	req.key = key_col ? column_text(tuple, rel, key_col, "idempotency_key", FC_MAX_KEY_LEN, false) : NULL;
 	req.at = GetCurrentTransactionStartTimestamp();
+	req.hold = false;
 	fc_check_charge(&req);
 
 	charge = fc_consume(&req, true);

@@ -30,6 +30,8 @@ enum
 	U_CAN_USE_IA,
 	U_PERIOD_START,
 	U_PERIOD_END,
+	U_COMPRESSOR_RESERVED,
+	U_IA_CREDITS_RESERVED,
 	U_NCOLUMNS
 };
 
@@ -39,7 +41,7 @@ Datum
 fc_credits_usage(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr counters_plan = NULL;
-	static const Oid types[2] = {TEXTOID, TIMESTAMPTZOID};
+	static const Oid types[3] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 	char	   *account = fc_arg_text(fcinfo, 0, "account", FC_MAX_ACCOUNT_LEN, true);
 	TimestampTz at = fc_arg_at(fcinfo, 1);
 	TupleDesc	tupdesc;
@@ -47,10 +49,13 @@ fc_credits_usage(PG_FUNCTION_ARGS)
 	TimestampTz start,
 				end;
 	int64		compression_used = 0,
+				compression_reserved = 0,
 				ai_used = 0,
 				ai_topup_used = 0,
+				ai_reserved = 0,
+				topup_balance,
 				ai_monthly_left;
-	Datum		args[2];
+	Datum		args[3];
 	Datum		values[U_NCOLUMNS];
 	bool		nulls[U_NCOLUMNS];
 	text	   *plan_name;
@@ -66,14 +71,32 @@ fc_credits_usage(PG_FUNCTION_ARGS)
 	fc_account_load(account, true, &acc);
 	fc_account_period(&acc, at, &start, &end);
 
+	/*
+	 * One statement: the period's counter slots summed per kind, and the
+	 * account's reservations still held: live ones are the reserved figures
+	 * (already counted as used); ones past their ttl, which a writer has not
+	 * released yet, are read as released (taken off used, top-up credits
+	 * back in the balance).
+	 */
 	args[0] = CStringGetTextDatum(account);
 	args[1] = TimestampTzGetDatum(start);
+	args[2] = TimestampTzGetDatum(at);
+	topup_balance = acc.topup_balance;
 	if (SPI_execute_plan(fc_plan(&counters_plan,
-								 "SELECT kind::text, sum(used)::int8, sum(topup_used)::int8"
+								 "SELECT kind::text, sum(used)::int8, sum(topup_used)::int8, 0::int8, 0::int8"
 								 "  FROM fluxcredits.counters"
 								 " WHERE account = $1 AND period_start = $2"
-								 " GROUP BY kind",
-								 2, types),
+								 " GROUP BY kind"
+								 " UNION ALL"
+								 " SELECT kind::text,"
+								 "        -coalesce(sum(monthly) FILTER (WHERE expires_at <= $3 AND period_start = $2), 0)::int8,"
+								 "        -coalesce(sum(topup) FILTER (WHERE expires_at <= $3 AND period_start = $2), 0)::int8,"
+								 "        coalesce(sum(monthly + topup) FILTER (WHERE expires_at > $3 AND period_start = $2), 0)::int8,"
+								 "        coalesce(sum(topup) FILTER (WHERE expires_at <= $3), 0)::int8"
+								 "   FROM fluxcredits.reservations"
+								 "  WHERE account = $1 AND state = 'held'"
+								 "  GROUP BY kind",
+								 3, types),
 						 args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "fluxcredits: counter lookup failed");
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -84,14 +107,21 @@ fc_credits_usage(PG_FUNCTION_ARGS)
 		char	   *kind = TextDatumGetCString(SPI_getbinval(row, desc, 1, &isnull));
 		int64		used = DatumGetInt64(SPI_getbinval(row, desc, 2, &isnull));
 		int64		topup_used = DatumGetInt64(SPI_getbinval(row, desc, 3, &isnull));
+		int64		reserved = DatumGetInt64(SPI_getbinval(row, desc, 4, &isnull));
+		int64		topup_back = DatumGetInt64(SPI_getbinval(row, desc, 5, &isnull));
 
 		if (strcmp(kind, "ai") == 0)
 		{
-			ai_used = used;
-			ai_topup_used = topup_used;
+			ai_used += used;
+			ai_topup_used += topup_used;
+			ai_reserved += reserved;
 		}
 		else
-			compression_used = used;
+		{
+			compression_used += used;
+			compression_reserved += reserved;
+		}
+		topup_balance += topup_back;
 	}
 	/* The plan name outlives SPI: copy it into the caller's context. */
 	plan_name = (text *) MemoryContextAlloc(caller_cxt, VARHDRSZ + strlen(acc.plan));
@@ -107,13 +137,15 @@ fc_credits_usage(PG_FUNCTION_ARGS)
 	nulls[U_COMPRESSOR_LIMIT] = acc.compression_unlimited;
 	values[U_IA_CREDITS_USED] = Int64GetDatum(ai_used + ai_topup_used);
 	values[U_IA_CREDITS_MONTHLY] = Int64GetDatum(acc.ai_monthly);
-	values[U_IA_TOPUP_CREDITS] = Int64GetDatum(acc.topup_balance);
-	values[U_IA_CREDITS_REMAINING] = Int64GetDatum(ai_monthly_left + acc.topup_balance);
+	values[U_IA_TOPUP_CREDITS] = Int64GetDatum(topup_balance);
+	values[U_IA_CREDITS_REMAINING] = Int64GetDatum(ai_monthly_left + topup_balance);
 	values[U_CAN_COMPRESS] = BoolGetDatum(acc.compression_unlimited ||
 										  compression_used < acc.compression_limit);
-	values[U_CAN_USE_IA] = BoolGetDatum(ai_monthly_left + acc.topup_balance > 0);
+	values[U_CAN_USE_IA] = BoolGetDatum(ai_monthly_left + topup_balance > 0);
 	values[U_PERIOD_START] = TimestampTzGetDatum(start);
 	values[U_PERIOD_END] = TimestampTzGetDatum(end);
+	values[U_COMPRESSOR_RESERVED] = Int64GetDatum(compression_reserved);
+	values[U_IA_CREDITS_RESERVED] = Int64GetDatum(ai_reserved);
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc),
 													  values, nulls)));
