@@ -70,7 +70,30 @@ SELECT fluxcredits.credits_usage_json('maria@example.com', '2026-02-15 10:00+00'
 \pset tuples_only off
 
 \echo
-\echo '== 7. The DBA view of every account now, and the ledger check (no rows: healthy)'
+\echo '== 7. The app charges inside its own transactions: an images table with the charge() trigger'
+CREATE TABLE images (id bigserial PRIMARY KEY, account_id text NOT NULL, name text NOT NULL, charge_id bigint);
+CREATE TRIGGER charge_compression BEFORE INSERT ON images FOR EACH ROW
+    EXECUTE FUNCTION fluxcredits.charge('compression', 'account_id', 'name', '', 'charge_id');
+SELECT fluxcredits.credits_open_account('shop-7', 'Free', date_trunc('day', now()));
+\echo 'The dashboard listens for usage alerts (80% and 100% of a monthly limit):'
+LISTEN fluxcredits_alert;
+INSERT INTO images (account_id, name) SELECT 'shop-7', 'product-' || g || '.jpg' FROM generate_series(1, 16) g;
+SELECT count(*) AS images, max(charge_id) AS last_charge FROM images;
+\echo 'An upload past the limit is rejected with its row (SQLSTATE FC001), and nothing is charged:'
+\set ON_ERROR_STOP off
+INSERT INTO images (account_id, name) SELECT 'shop-7', 'bulk-' || g || '.jpg' FROM generate_series(1, 5) g;
+\set ON_ERROR_STOP on
+SELECT compressor_used, compressor_limit FROM fluxcredits.credits_usage('shop-7');
+
+\echo
+\echo '== 8. A background job reserves 3 AI credits, then commits the 2 it used'
+SELECT fluxcredits.credits_reserve('studio-42', 'ai', 3, at => '2026-03-01 09:00+00') AS reservation \gset
+SELECT ia_credits_used, ia_credits_reserved FROM fluxcredits.credits_usage('studio-42', '2026-03-01 09:00+00');
+SELECT fluxcredits.credits_commit(:reservation, 2, '2026-03-01 09:04+00') AS charge;
+SELECT ia_credits_used, ia_credits_reserved FROM fluxcredits.credits_usage('studio-42', '2026-03-01 09:04+00');
+
+\echo
+\echo '== 9. The DBA view of every account now, and the ledger check (no rows: healthy)'
 SELECT account, plan, compressor_used, compressor_limit, ia_credits_used, ia_credits_remaining,
        "canCompress", "canUseIA", period_start, period_end
   FROM fluxcredits.usage ORDER BY account;
