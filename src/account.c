@@ -8,11 +8,14 @@
  */
 #include "fluxcredits.h"
 
+#include "access/htup_details.h"
 #include "billing_period.h"
 #include "catalog/pg_type_d.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
+#include "utils/fmgroids.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 /*
@@ -113,41 +116,64 @@ fc_kind_name(FcKind kind)
 }
 
 /*
- * Read account (and its plan) into *acc, without locking; unknown accounts
- * are an error.  Must be called inside SPI; read_only as for SPI (true in
- * readers, which see the caller's snapshot; false in writers, which take a
- * new one).
+ * Read account (and its plan) into *acc, without locking, as of snapshot;
+ * unknown accounts are an error.  Two index probes, no SPI (relscan.c).
  */
 void
-fc_account_load(const char *account, bool read_only, FcAccount *acc)
+fc_account_load(const char *account, Snapshot snapshot, FcAccount *acc)
 {
-	static SPIPlanPtr plan = NULL;
-	static const Oid types[1] = {TEXTOID};
-	Datum		values[1];
+	static FcColumns acols = {InvalidOid};
+	static FcColumns pcols = {InvalidOid};
+	static const char *const account_columns[] = {
+		"account", "plan", "anchor", "tz", "topup_balance", "anchor_since"
+	};
+	static const char *const plan_columns[] = {
+		"name", "compression_limit", "ai_monthly"
+	};
+	static const Oid texteq[1] = {F_TEXTEQ};
+	FcScan		scan;
+	HeapTuple	tuple;
+	TupleDesc	desc;
+	Datum		key;
+	Datum		d;
+	bool		isnull;
 
-	values[0] = CStringGetTextDatum(account);
-	if (SPI_execute_plan(fc_plan(&plan,
-								 "SELECT a.plan, a.anchor, a.tz, a.anchor_since, a.topup_balance,"
-								 "       p.compression_limit, p.ai_monthly"
-								 "  FROM fluxcredits.accounts a"
-								 "  JOIN fluxcredits.plans p ON p.name = a.plan"
-								 " WHERE a.account = $1",
-								 1, types),
-						 values, NULL, read_only, 1) != SPI_OK_SELECT)
-		elog(ERROR, "fluxcredits: reading account failed");
-	if (SPI_processed == 0)
+	fc_columns(&acols, "accounts", lengthof(account_columns), account_columns);
+	fc_columns(&pcols, "plans", lengthof(plan_columns), plan_columns);
+	snapshot = RegisterSnapshot(snapshot);
+
+	key = CStringGetTextDatum(account);
+	fc_scan_begin(&scan, "accounts", "accounts_pkey", 1, &acols.attnos[0], texteq, &key, snapshot);
+	tuple = fc_scan_next(&scan);
+	if (tuple == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FC_UNKNOWN_ACCOUNT),
 				 errmsg("account \"%s\" does not exist", account),
 				 errhint("Open it first with fluxcredits.credits_open_account().")));
+	desc = RelationGetDescr(scan.heap);
+	acc->plan = TextDatumGetCString(heap_getattr(tuple, acols.attnos[1], desc, &isnull));
+	acc->anchor = DatumGetTimestampTz(heap_getattr(tuple, acols.attnos[2], desc, &isnull));
+	acc->tz = TextDatumGetCString(heap_getattr(tuple, acols.attnos[3], desc, &isnull));
+	acc->topup_balance = DatumGetInt64(heap_getattr(tuple, acols.attnos[4], desc, &isnull));
+	d = heap_getattr(tuple, acols.attnos[5], desc, &isnull);
+	acc->has_anchor_since = !isnull;
+	acc->anchor_since = isnull ? 0 : DatumGetTimestampTz(d);
+	fc_scan_end(&scan);
 
-	acc->plan = fc_get_text(1);
-	fc_get_timestamptz(2, &acc->anchor);
-	acc->tz = fc_get_text(3);
-	acc->has_anchor_since = fc_get_timestamptz(4, &acc->anchor_since);
-	fc_get_int64(5, &acc->topup_balance);
-	acc->compression_unlimited = !fc_get_int64(6, &acc->compression_limit);
-	fc_get_int64(7, &acc->ai_monthly);
+	key = CStringGetTextDatum(acc->plan);
+	fc_scan_begin(&scan, "plans", "plans_pkey", 1, &pcols.attnos[0], texteq, &key, snapshot);
+	tuple = fc_scan_next(&scan);
+	if (tuple == NULL)
+		elog(ERROR, "fluxcredits: plan \"%s\" of account \"%s\" does not exist",
+			 acc->plan, account);
+	desc = RelationGetDescr(scan.heap);
+	d = heap_getattr(tuple, pcols.attnos[1], desc, &isnull);
+	acc->compression_unlimited = isnull;
+	acc->compression_limit = isnull ? 0 : DatumGetInt32(d);
+	acc->ai_monthly = DatumGetInt32(heap_getattr(tuple, pcols.attnos[2], desc, &isnull));
+	fc_scan_end(&scan);
+
+	UnregisterSnapshot(snapshot);
 }
 
 /*

@@ -29,6 +29,7 @@
 #include "utils/builtins.h"
 #include "miscadmin.h"
 #include "utils/guc.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 static void
@@ -379,7 +380,7 @@ fc_consume(const FcCharge *req, bool raise)
 				total = 0;
 
 	SPI_connect();
-	fc_account_load(a.account, false, &acc);
+	fc_account_load(a.account, GetTransactionSnapshot(), &acc);
 	fc_account_period(&acc, a.at, &start, &end);
 
 	if (a.key != NULL)

@@ -26,6 +26,8 @@
 #include "datatype/timestamp.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "utils/relcache.h"
+#include "utils/snapshot.h"
 #include "utils/timestamp.h"
 
 /* SQLSTATEs of the extension's own class FC (listed in README.md). */
@@ -85,7 +87,7 @@ extern TimestampTz fc_arg_at(FunctionCallInfo fcinfo, int argno);
 extern FcKind fc_arg_kind(FunctionCallInfo fcinfo, int argno);
 extern const char *fc_kind_name(FcKind kind);
 extern char *fc_timestamp_str(TimestampTz t);
-extern void fc_account_load(const char *account, bool read_only, FcAccount *acc);
+extern void fc_account_load(const char *account, Snapshot snapshot, FcAccount *acc);
 extern void fc_account_period(const FcAccount *acc, TimestampTz at,
 							  TimestampTz *start, TimestampTz *end);
 
@@ -105,6 +107,31 @@ extern int	fc_counter_slots;
 extern void fc_check_charge(const FcCharge *a);
 extern int64 fc_consume(const FcCharge *req, bool raise);
 extern void fc_consume_init(void);
+
+/* relscan.c */
+#define FC_SCAN_MAX_KEYS 3
+#define FC_SCAN_MAX_COLUMNS 12
+
+typedef struct FcScan
+{
+	Relation	heap;
+	Relation	index;
+	struct SysScanDescData *scan;
+} FcScan;
+
+typedef struct FcColumns
+{
+	Oid			relid;
+	AttrNumber	attnos[FC_SCAN_MAX_COLUMNS];
+} FcColumns;
+
+extern void fc_scan_begin(FcScan *s, const char *table, const char *index, int nkeys,
+						  const AttrNumber *attnos, const Oid *eqfuncs,
+						  const Datum *values, Snapshot snapshot);
+extern HeapTuple fc_scan_next(FcScan *s);
+extern void fc_scan_end(FcScan *s);
+extern void fc_columns(FcColumns *cache, const char *table, int n,
+					   const char *const *names);
 
 /* spi_plans.c */
 extern SPIPlanPtr fc_plan(SPIPlanPtr *cache, const char *sql, int nargs,

@@ -3,8 +3,10 @@
  * usage.c
  *	  credits_usage(): the dashboard's read-out of one account.
  *
- * Reads without locking: the account (with its plan), then the counter
- * slots of the billing period containing "at", summed per kind.  A period nobody charged in has no
+ * Reads without locking and without SPI (relscan.c), as of the calling
+ * statement's snapshot: the account (with its plan), the counter slots of
+ * the billing period containing "at" summed per kind, and the account's
+ * held reservations.  A period nobody charged in has no
  * counter rows and reads as zero, which is the whole of the lazy reset.
  *
  *-------------------------------------------------------------------------
@@ -15,6 +17,8 @@
 #include "catalog/pg_type_d.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/snapmgr.h"
 
 /* Columns of the fluxcredits.credits_usage type, in order. */
 enum
@@ -35,13 +39,27 @@ enum
 	U_NCOLUMNS
 };
 
+/* Is the credit_kind Datum d the label 'ai'? */
+static bool
+kind_is_ai(Datum d)
+{
+	return strcmp(DatumGetCString(DirectFunctionCall1(enum_out, d)), "ai") == 0;
+}
+
 /* credits_usage(account, at) */
 PG_FUNCTION_INFO_V1(fc_credits_usage);
 Datum
 fc_credits_usage(PG_FUNCTION_ARGS)
 {
-	static SPIPlanPtr counters_plan = NULL;
-	static const Oid types[3] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	static FcColumns ccols = {InvalidOid};
+	static FcColumns rcols = {InvalidOid};
+	static const char *const counter_columns[] = {
+		"account", "period_start", "kind", "used", "topup_used"
+	};
+	static const char *const reservation_columns[] = {
+		"account", "kind", "period_start", "monthly", "topup", "expires_at", "state"
+	};
+	static const Oid eqfuncs[2] = {F_TEXTEQ, F_TIMESTAMPTZ_EQ};
 	char	   *account = fc_arg_text(fcinfo, 0, "account", FC_MAX_ACCOUNT_LEN, true);
 	TimestampTz at = fc_arg_at(fcinfo, 1);
 	TupleDesc	tupdesc;
@@ -55,11 +73,13 @@ fc_credits_usage(PG_FUNCTION_ARGS)
 				ai_reserved = 0,
 				topup_balance,
 				ai_monthly_left;
-	Datum		args[3];
+	Snapshot	snapshot;
+	FcScan		scan;
+	HeapTuple	tuple;
+	Datum		keys[2];
 	Datum		values[U_NCOLUMNS];
 	bool		nulls[U_NCOLUMNS];
-	text	   *plan_name;
-	MemoryContext caller_cxt = CurrentMemoryContext;
+	bool		isnull;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "fluxcredits: credits_usage must return a composite type");
@@ -67,71 +87,77 @@ fc_credits_usage(PG_FUNCTION_ARGS)
 		elog(ERROR, "fluxcredits: credits_usage type has %d columns, expected %d",
 			 tupdesc->natts, U_NCOLUMNS);
 
-	SPI_connect();
-	fc_account_load(account, true, &acc);
+	snapshot = RegisterSnapshot(GetActiveSnapshot());
+	fc_account_load(account, snapshot, &acc);
 	fc_account_period(&acc, at, &start, &end);
-
-	/*
-	 * One statement: the period's counter slots summed per kind, and the
-	 * account's reservations still held: live ones are the reserved figures
-	 * (already counted as used); ones past their ttl, which a writer has not
-	 * released yet, are read as released (taken off used, top-up credits
-	 * back in the balance).
-	 */
-	args[0] = CStringGetTextDatum(account);
-	args[1] = TimestampTzGetDatum(start);
-	args[2] = TimestampTzGetDatum(at);
 	topup_balance = acc.topup_balance;
-	if (SPI_execute_plan(fc_plan(&counters_plan,
-								 "SELECT kind::text, sum(used)::int8, sum(topup_used)::int8, 0::int8, 0::int8"
-								 "  FROM fluxcredits.counters"
-								 " WHERE account = $1 AND period_start = $2"
-								 " GROUP BY kind"
-								 " UNION ALL"
-								 " SELECT kind::text,"
-								 "        -coalesce(sum(monthly) FILTER (WHERE expires_at <= $3 AND period_start = $2), 0)::int8,"
-								 "        -coalesce(sum(topup) FILTER (WHERE expires_at <= $3 AND period_start = $2), 0)::int8,"
-								 "        coalesce(sum(monthly + topup) FILTER (WHERE expires_at > $3 AND period_start = $2), 0)::int8,"
-								 "        coalesce(sum(topup) FILTER (WHERE expires_at <= $3), 0)::int8"
-								 "   FROM fluxcredits.reservations"
-								 "  WHERE account = $1 AND state = 'held'"
-								 "  GROUP BY kind",
-								 3, types),
-						 args, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "fluxcredits: counter lookup failed");
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	row = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		char	   *kind = TextDatumGetCString(SPI_getbinval(row, desc, 1, &isnull));
-		int64		used = DatumGetInt64(SPI_getbinval(row, desc, 2, &isnull));
-		int64		topup_used = DatumGetInt64(SPI_getbinval(row, desc, 3, &isnull));
-		int64		reserved = DatumGetInt64(SPI_getbinval(row, desc, 4, &isnull));
-		int64		topup_back = DatumGetInt64(SPI_getbinval(row, desc, 5, &isnull));
 
-		if (strcmp(kind, "ai") == 0)
+	/* The period's counter slots, summed per kind. */
+	fc_columns(&ccols, "counters", lengthof(counter_columns), counter_columns);
+	keys[0] = CStringGetTextDatum(account);
+	keys[1] = TimestampTzGetDatum(start);
+	fc_scan_begin(&scan, "counters", "counters_pkey", 2, ccols.attnos, eqfuncs, keys, snapshot);
+	while ((tuple = fc_scan_next(&scan)) != NULL)
+	{
+		TupleDesc	desc = RelationGetDescr(scan.heap);
+		int64		used = DatumGetInt64(heap_getattr(tuple, ccols.attnos[3], desc, &isnull));
+		int64		topup_used = DatumGetInt64(heap_getattr(tuple, ccols.attnos[4], desc, &isnull));
+
+		if (kind_is_ai(heap_getattr(tuple, ccols.attnos[2], desc, &isnull)))
 		{
 			ai_used += used;
 			ai_topup_used += topup_used;
-			ai_reserved += reserved;
 		}
 		else
-		{
 			compression_used += used;
-			compression_reserved += reserved;
-		}
-		topup_balance += topup_back;
 	}
-	/* The plan name outlives SPI: copy it into the caller's context. */
-	plan_name = (text *) MemoryContextAlloc(caller_cxt, VARHDRSZ + strlen(acc.plan));
-	SET_VARSIZE(plan_name, VARHDRSZ + strlen(acc.plan));
-	memcpy(VARDATA(plan_name), acc.plan, strlen(acc.plan));
-	SPI_finish();
+	fc_scan_end(&scan);
+
+	/*
+	 * The account's reservations still held: live ones are the reserved
+	 * figures (already counted as used); ones past their ttl, which a writer
+	 * has not released yet, read as released (off used, their top-up
+	 * credits back in the balance).
+	 */
+	fc_columns(&rcols, "reservations", lengthof(reservation_columns), reservation_columns);
+	fc_scan_begin(&scan, "reservations", "reservations_held", 1, rcols.attnos, eqfuncs, keys, snapshot);
+	while ((tuple = fc_scan_next(&scan)) != NULL)
+	{
+		TupleDesc	desc = RelationGetDescr(scan.heap);
+		char	   *state = TextDatumGetCString(heap_getattr(tuple, rcols.attnos[6], desc, &isnull));
+		bool		ai = kind_is_ai(heap_getattr(tuple, rcols.attnos[1], desc, &isnull));
+		bool		this_period = DatumGetTimestampTz(heap_getattr(tuple, rcols.attnos[2], desc, &isnull)) == start;
+		int64		monthly = DatumGetInt64(heap_getattr(tuple, rcols.attnos[3], desc, &isnull));
+		int64		topup = DatumGetInt64(heap_getattr(tuple, rcols.attnos[4], desc, &isnull));
+		bool		expired = DatumGetTimestampTz(heap_getattr(tuple, rcols.attnos[5], desc, &isnull)) <= at;
+
+		if (strcmp(state, "held") != 0)
+			continue;
+		if (expired)
+		{
+			topup_balance += topup;
+			if (this_period && ai)
+			{
+				ai_used -= monthly;
+				ai_topup_used -= topup;
+			}
+			else if (this_period)
+				compression_used -= monthly;
+		}
+		else if (this_period)
+		{
+			if (ai)
+				ai_reserved += monthly + topup;
+			else
+				compression_reserved += monthly + topup;
+		}
+	}
+	fc_scan_end(&scan);
+	UnregisterSnapshot(snapshot);
 
 	ai_monthly_left = Max(acc.ai_monthly - ai_used, 0);
 	memset(nulls, false, sizeof(nulls));
-	values[U_PLAN] = PointerGetDatum(plan_name);
+	values[U_PLAN] = CStringGetTextDatum(acc.plan);
 	values[U_COMPRESSOR_USED] = Int64GetDatum(compression_used);
 	values[U_COMPRESSOR_LIMIT] = Int64GetDatum(acc.compression_limit);
 	nulls[U_COMPRESSOR_LIMIT] = acc.compression_unlimited;
