@@ -324,6 +324,46 @@ $$;
 COMMENT ON FUNCTION @extschema@._rebalance(text, @extschema@.credit_kind, timestamptz, timestamptz, bigint, boolean) IS
 'internal: shares what the limit leaves among the counter slots of a period (caller holds the account lock)';
 
+-- Shares out the caps of every counter period of an account again for plan
+-- (after a plan change, or a change of the plan's limits).  The caller holds
+-- the account's row lock.
+CREATE FUNCTION @extschema@._recap_account(account text, plan text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM @extschema@._rebalance(_recap_account.account, p.kind, p.period_start, p.period_end,
+                                   @extschema@._plan_limit(_recap_account.plan, p.kind), false)
+       FROM (SELECT DISTINCT c.kind, c.period_start, c.period_end
+               FROM @extschema@.counters c
+              WHERE c.account = _recap_account.account
+              ORDER BY c.period_start, c.kind) p;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._recap_account(text, text) IS
+'internal: shares out the caps of all of an account''s counter periods for plan (caller holds the account lock)';
+
+-- A DBA may change a plan's limits: the caps of every account on it follow.
+CREATE FUNCTION @extschema@._plans_changed() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM @extschema@._lock_account(a.account), @extschema@._recap_account(a.account, a.plan)
+       FROM (SELECT a.account, a.plan
+               FROM @extschema@.accounts a
+               JOIN new_plans n ON n.name = a.plan
+               JOIN old_plans o ON o.name = n.name
+              WHERE (n.compression_limit, n.ai_monthly) IS DISTINCT FROM (o.compression_limit, o.ai_monthly)
+              ORDER BY a.account) a;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._plans_changed() IS
+'internal: re-shares the counter caps of the accounts of plans whose limits changed';
+
 -- The exact path of a charge, taken when no slot could take it at once: near
 -- a limit, in a new period, when every slot is busy, or when AI credits must
 -- come from the top-up.  Under the account's row lock and every slot's lock
@@ -842,7 +882,6 @@ DECLARE
     acc @extschema@.accounts;
     entry_id bigint;
     ps timestamptz;
-    pe timestamptz;
 BEGIN
     PERFORM @extschema@._check_text(account, 'account', 256);
     PERFORM @extschema@._check_text(plan, 'plan', 64);
@@ -876,11 +915,9 @@ BEGIN
            credits_set_plan.plan
       FROM @extschema@.credits_usage(credits_set_plan.account, credits_set_plan.at) u
     RETURNING id, period_start INTO entry_id, ps;
-    -- The new limits apply at once: share out the current period's caps again.
-    SELECT u.period_end INTO pe FROM @extschema@.credits_usage(credits_set_plan.account, credits_set_plan.at) u;
-    PERFORM @extschema@._rebalance(credits_set_plan.account, k, ps, pe,
-                                   @extschema@._plan_limit(credits_set_plan.plan, k), false)
-       FROM unnest(enum_range(NULL::@extschema@.credit_kind)) AS k;
+    -- The new limits apply at once, to every charge from now on, whatever
+    -- period it is dated in: share out the caps of all the account's periods.
+    PERFORM @extschema@._recap_account(credits_set_plan.account, credits_set_plan.plan);
     RETURN entry_id;
 END
 $$;
@@ -1062,3 +1099,10 @@ AS $$
 $$;
 COMMENT ON FUNCTION @extschema@.credits_check() IS
 'recomputes every counter and top-up balance from the ledger; one row per disagreement, none when healthy';
+
+CREATE TRIGGER plans_limits_changed
+    AFTER UPDATE ON @extschema@.plans
+    REFERENCING OLD TABLE AS old_plans NEW TABLE AS new_plans
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._plans_changed();
+REVOKE ALL ON FUNCTION @extschema@._recap_account(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._plans_changed() FROM PUBLIC;

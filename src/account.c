@@ -179,13 +179,16 @@ fc_account_load(const char *account, Snapshot snapshot, FcAccount *acc)
 /*
  * The account's billing period containing at.  A new anchor set by
  * credits_set_plan() applies from anchor_since on: the period in which it
- * took effect starts then, never earlier, and times before it are refused.
+ * took effect starts then, never earlier.  Charges (for_write) dated before
+ * it are refused; a read before it gets the new anchor's period cut at the
+ * change, so that one account's odd dates never break a read of all
+ * accounts (the usage view).
  */
 void
-fc_account_period(const FcAccount *acc, TimestampTz at,
+fc_account_period(const FcAccount *acc, TimestampTz at, bool for_write,
 				  TimestampTz *start, TimestampTz *end)
 {
-	if (acc->has_anchor_since && at < acc->anchor_since)
+	if (acc->has_anchor_since && at < acc->anchor_since && for_write)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("at %s is before the account's current billing anchor took effect",
@@ -193,8 +196,16 @@ fc_account_period(const FcAccount *acc, TimestampTz at,
 				 errdetail("The anchor took effect at %s; it does not describe earlier times.",
 						   fc_timestamp_str(acc->anchor_since))));
 	fc_billing_period(acc->anchor, at, acc->tz, start, end);
-	if (acc->has_anchor_since && *start < acc->anchor_since)
-		*start = acc->anchor_since;
+	if (acc->has_anchor_since)
+	{
+		if (at < acc->anchor_since)
+		{
+			if (*end > acc->anchor_since)
+				*end = acc->anchor_since;
+		}
+		else if (*start < acc->anchor_since)
+			*start = acc->anchor_since;
+	}
 }
 
 /*

@@ -220,9 +220,10 @@ charge_fast(const FcCharge *a, TimestampTz start, int64 *total)
  * slot when every other one is busy: created (or counted on) under a share
  * lock of the account's row, which a plan change's exclusive lock excludes,
  * so the plan read here is the one in force.  A limited kind's first slot is
- * slot 0 with the whole limit as its cap; if slot 0 exists already, or the
- * amount does not fit, nothing happens and false sends the charge down the
- * exact path.
+ * slot 0 with the whole limit as its cap, made only when the period has no
+ * slot at all (an unlimited kind's slots stay when a plan change limits it);
+ * otherwise, or when the amount does not fit, nothing happens and false
+ * sends the charge down the exact path.
  */
 static bool
 charge_first_slot(const FcCharge *a, TimestampTz start, TimestampTz end)
@@ -246,7 +247,11 @@ charge_first_slot(const FcCharge *a, TimestampTz start, TimestampTz end)
 								 "        (account, kind, period_start, slot, period_end, used, cap)"
 								 " SELECT $1, $3::fluxcredits.credit_kind, $2,"
 								 "        CASE WHEN acc.lim IS NULL THEN $6 ELSE 0 END, $4, $5, acc.lim"
-								 "   FROM acc WHERE acc.lim IS NULL OR $5 <= acc.lim"
+								 "   FROM acc WHERE acc.lim IS NULL"
+								 "      OR ($5 <= acc.lim AND NOT EXISTS ("
+								 "          SELECT FROM fluxcredits.counters x"
+								 "           WHERE x.account = $1 AND x.period_start = $2"
+								 "             AND x.kind = $3::fluxcredits.credit_kind))"
 								 " ON CONFLICT (account, period_start, kind, slot) DO UPDATE"
 								 "   SET used = c.used + excluded.used"
 								 " WHERE c.cap IS NULL AND excluded.cap IS NULL",
@@ -381,7 +386,7 @@ fc_consume(const FcCharge *req, bool raise)
 
 	SPI_connect();
 	fc_account_load(a.account, GetTransactionSnapshot(), &acc);
-	fc_account_period(&acc, a.at, &start, &end);
+	fc_account_period(&acc, a.at, true, &start, &end);
 
 	if (a.key != NULL)
 	{

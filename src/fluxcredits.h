@@ -88,7 +88,7 @@ extern FcKind fc_arg_kind(FunctionCallInfo fcinfo, int argno);
 extern const char *fc_kind_name(FcKind kind);
 extern char *fc_timestamp_str(TimestampTz t);
 extern void fc_account_load(const char *account, Snapshot snapshot, FcAccount *acc);
-extern void fc_account_period(const FcAccount *acc, TimestampTz at,
+extern void fc_account_period(const FcAccount *acc, TimestampTz at, bool for_write,
 							  TimestampTz *start, TimestampTz *end);
 
 /* alerts.c */

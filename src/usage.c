@@ -89,7 +89,7 @@ fc_credits_usage(PG_FUNCTION_ARGS)
 
 	snapshot = RegisterSnapshot(GetActiveSnapshot());
 	fc_account_load(account, snapshot, &acc);
-	fc_account_period(&acc, at, &start, &end);
+	fc_account_period(&acc, at, false, &start, &end);
 	topup_balance = acc.topup_balance;
 
 	/* The period's counter slots, summed per kind. */
