@@ -13,7 +13,7 @@ PGFILEDESC = "fluxcredits - usage-credit metering"
 
 # One name per sql/NAME.sql (regress) and specs/NAME.spec (isolation); a
 # regress test and a spec may not share a name.
-REGRESS    = consume_compression consume_ai topups \
+REGRESS    = billing_period billing_period_sqldef consume_compression consume_ai topups \
              idempotency refund plan_change usage ledger triggers alerts \
              reservations slots errors
 ISOLATION  = race_last_credit race_topup_split race_idempotency race_refund_plan \

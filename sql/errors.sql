@@ -101,13 +101,16 @@ SELECT fluxcredits.credits_open_account('newco', 'Starter', '2026-01-15 00:00+00
 \echo :LAST_ERROR_SQLSTATE
 -- 'UTC+25' is a POSIX specification (25 hours west of UTC) and
 -- 'posix/Europe/Paris' a file of the zone database: AT TIME ZONE accepts
--- both, and so does credits_open_account
+-- both (billing_period too), but an account's zone must mean the same in
+-- every session, so credits_open_account takes only Area/Location names and
+-- UTC: not abbreviations (EST is -05 or +10 by timezone_abbreviations) or
+-- POSIX specifications
 SELECT '2026-01-15 00:00+00'::timestamptz AT TIME ZONE 'UTC+25' AS utc_plus_25,
        '2026-01-15 00:00+00'::timestamptz AT TIME ZONE 'posix/Europe/Paris' AS posix_paris;
-BEGIN;
 SELECT fluxcredits.credits_open_account('newco', 'Starter', '2026-01-15 00:00+00', 'UTC+25');
-SELECT period_start, period_end FROM fluxcredits.credits_usage('newco', '2026-02-01 12:00+00');
-ROLLBACK;
+\echo :LAST_ERROR_SQLSTATE
+SELECT fluxcredits.credits_open_account('newco', 'Starter', '2026-01-15 00:00+00', 'EST');
+\echo :LAST_ERROR_SQLSTATE
 BEGIN;
 SELECT fluxcredits.credits_open_account('newco', 'Starter', '2026-01-15 00:00+00', 'posix/Europe/Paris');
 SELECT period_start, period_end FROM fluxcredits.credits_usage('newco', '2026-02-01 12:00+00');

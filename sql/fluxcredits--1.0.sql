@@ -459,6 +459,16 @@ BEGIN
     PERFORM @extschema@._check_text(plan, 'plan', 64);
     PERFORM @extschema@._check_anchor(anchor, 'anchor');
     PERFORM @extschema@._check_time_zone(tz);
+    -- An account's periods must not depend on the session: abbreviations
+    -- (EST) and POSIX specifications (EST5EDT, UTC+3) mean different things
+    -- under different timezone_abbreviations, so only Area/Location names
+    -- of the time zone database, and UTC, are accepted.
+    IF tz <> 'UTC' AND strpos(tz, '/') = 0 THEN
+        RAISE EXCEPTION 'time zone "%" cannot be an account''s time zone', tz
+            USING ERRCODE = '22023',
+                  DETAIL = 'An account''s zone must be a name from the time zone database such as Europe/Paris, or UTC; abbreviations and POSIX specifications can mean different things in different sessions.',
+                  HINT = 'Pick a name from pg_timezone_names that contains a slash.';
+    END IF;
     IF NOT EXISTS (SELECT FROM @extschema@.plans p WHERE p.name = credits_open_account.plan) THEN
         RAISE EXCEPTION 'plan "%" does not exist', plan
             USING ERRCODE = 'FC003',

@@ -37,8 +37,8 @@
  * trusted for the rest of the top-level statement that resolved it (keyed by
  * the statement start timestamp), because the abbreviation table depends on
  * the timezone_abbreviations setting, which a later statement may change.
- * The last anchor's decomposition is cached too.  Nothing here allocates
- * memory except the result range and the error paths.
+ * The last anchor's decomposition is cached too.  Once a zone is cached, a
+ * call allocates nothing but the result range.
  *
  * Errors: an unknown zone raises 22023 with PostgreSQL's own message.  An
  * infinite anchor or at raises 22008: no period contains an infinite time
@@ -385,9 +385,10 @@ fc_period_containing(const FcZone *zone, TimestampTz anchor, TimestampTz at,
 				s1;
 
 	/*
-	 * Estimate at in local time with the anchor's UTC offset (exact for a
-	 * fixed-offset zone, at most a DST shift away otherwise).  Both values
-	 * are within a few days of the timestamp range, so nothing overflows.
+	 * Estimate at in local time with the anchor's UTC offset: exact for a
+	 * fixed-offset zone, otherwise off by the change of offset between the
+	 * two (a DST shift, or a zone's change of standard time), which moves k
+	 * by one at most.  Offsets are below a day, so nothing overflows.
 	 */
 	local_at = at + (a->local - anchor);
 	date = local_at / USECS_PER_DAY;

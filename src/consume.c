@@ -217,9 +217,11 @@ charge_fast(const FcCharge *a, TimestampTz start, int64 *total)
 
 /*
  * The first slot of a period, or, for an unlimited kind, this backend's own
- * slot when every other one is busy: created (or counted on) under a share
- * lock of the account's row, which a plan change's exclusive lock excludes,
- * so the plan read here is the one in force.  A limited kind's first slot is
+ * slot when every other one is busy: created (or counted on) under the
+ * account's row lock, the same lock the exact path and a plan change take
+ * (a weaker one here would deadlock when both this and the exact path run
+ * in one call and two calls upgrade it at once), so the plan read here is
+ * the one in force.  A limited kind's first slot is
  * slot 0 with the whole limit as its cap, made only when the period has no
  * slot at all (an unlimited kind's slots stay when a plan change limits it);
  * otherwise, or when the amount does not fit, nothing happens and false
@@ -242,7 +244,7 @@ charge_first_slot(const FcCharge *a, TimestampTz start, TimestampTz end)
 	if (SPI_execute_plan(fc_plan(&plan,
 								 "WITH acc AS ("
 								 "  SELECT fluxcredits._plan_limit(a.plan, $3::fluxcredits.credit_kind) AS lim"
-								 "    FROM fluxcredits.accounts a WHERE a.account = $1 FOR SHARE)"
+								 "    FROM fluxcredits.accounts a WHERE a.account = $1 FOR NO KEY UPDATE)"
 								 " INSERT INTO fluxcredits.counters AS c"
 								 "        (account, kind, period_start, slot, period_end, used, cap)"
 								 " SELECT $1, $3::fluxcredits.credit_kind, $2,"

@@ -8,9 +8,9 @@
  *	1. advisory locks (locks.c): the account's idempotency key, then the
  *	   account's AI image in the period; a waiting call re-reads the ledger
  *	   once the first call has committed or rolled back;
- *	2. the account's row in fluxcredits.accounts: FOR NO KEY UPDATE by every
- *	   exact-path writer (top-ups, refunds, plan changes, _charge_slow), FOR
- *	   SHARE by a charge creating a period's first counter slot;
+ *	2. the account's row in fluxcredits.accounts, FOR NO KEY UPDATE, by every
+ *	   writer but the fast path: top-ups, refunds, plan changes, the exact
+ *	   path (_charge_slow) and a charge creating a counter slot;
  *	3. counter slot rows, in slot order when more than one.
  * The fast path of a charge locks one counter slot with room (FOR UPDATE
  * SKIP LOCKED) and nothing else, so charges of one account scale with the

@@ -70,7 +70,7 @@ my @setup_accounts;
 		[ q{'2024-01-31 23:30 America/New_York'},       'America/New_York' ],
 		[ q{'2024-02-29 12:00 Asia/Kathmandu'},         'Asia/Kathmandu' ],
 		[ q{'2023-10-01 02:15 Australia/Lord_Howe'},    'Australia/Lord_Howe' ],
-		[ q{'2024-01-31 03:00+00'},                     'EST' ],
+		[ q{'2024-01-31 03:00+00'},                     'America/Panama' ],
 		[ q{now() - interval '400 days'},               'Etc/GMT-14' ]);
 	for my $p (@plans)
 	{
@@ -86,7 +86,7 @@ my @setup_accounts;
 	  [ 'ユーザー😀',          'Pro',     q{now() - interval '10 days'}, 'Asia/Kathmandu' ],
 	  [ 'é' x 128,             'Starter', q{now() - interval '10 days'}, 'UTC' ],
 	  [ 'x' x 256,             'Tiny',    q{now() - interval '10 days'}, 'UTC' ],
-	  [ "tab\there",           'Agency',  q{now() - interval '10 days'}, 'IST' ],
+	  [ "tab\there",           'Agency',  q{now() - interval '10 days'}, 'Asia/Kolkata' ],
 	  [ '42',                  'Starter', q{now() - interval '5 days'},  'UTC' ];
 }
 my @acc_setup = map { $_->[0] } @setup_accounts;
