@@ -167,52 +167,68 @@ find_covering_charge(const FcCharge *a, TimestampTz period_start, int64 *charge)
 /*
  * The fast path: count the charge on a counter slot of the period that has
  * room for it (or no cap) and that no other transaction holds, locking that
- * one row.  False when there is none: the period has no slot yet, every slot
- * with room is busy, or the caps leave no room.  With total (for limited
- * kinds, whose usage alerts need it), *total is the period's usage after the
- * charge as far as this transaction sees it.
+ * one row, and write its ledger row, in one statement (one executor start
+ * instead of two, like the plain SQL it competes with).  Returns the charge
+ * id, or -1 when there is no such slot: the period has no slot yet, every
+ * slot with room is busy, or the caps leave no room.  With total (for
+ * limited kinds, whose usage alerts need it), *total is the period's usage
+ * after the charge as far as this transaction sees it.
  */
-static bool
+static int64
 charge_fast(const FcCharge *a, TimestampTz start, int64 *total)
 {
 #define FC_FAST_SQL \
-	"UPDATE fluxcredits.counters c SET used = c.used + $4" \
-	" WHERE c.account = $1 AND c.period_start = $2" \
-	"   AND c.kind = $3::fluxcredits.credit_kind" \
-	"   AND c.slot = (SELECT s.slot FROM fluxcredits.counters s" \
-	"                  WHERE s.account = $1 AND s.period_start = $2" \
-	"                    AND s.kind = $3::fluxcredits.credit_kind" \
-	"                    AND (s.cap IS NULL OR s.used + $4 <= s.cap)" \
-	"                  ORDER BY s.slot LIMIT 1" \
-	"                  FOR UPDATE SKIP LOCKED)"
+	"WITH c AS (" \
+	"  UPDATE fluxcredits.counters c SET used = c.used + $4" \
+	"   WHERE c.account = $1 AND c.period_start = $2" \
+	"     AND c.kind = $3::fluxcredits.credit_kind" \
+	"     AND c.slot = (SELECT s.slot FROM fluxcredits.counters s" \
+	"                    WHERE s.account = $1 AND s.period_start = $2" \
+	"                      AND s.kind = $3::fluxcredits.credit_kind" \
+	"                      AND (s.cap IS NULL OR s.used + $4 <= s.cap)" \
+	"                    ORDER BY s.slot LIMIT 1" \
+	"                    FOR UPDATE SKIP LOCKED)" \
+	"  RETURNING c.slot)" \
+	" INSERT INTO fluxcredits.ledger" \
+	"        (at, account, entry, kind, period_start, monthly, topup, image, idempotency_key)" \
+	" SELECT $5, $1, $6::fluxcredits.ledger_entry, $3::fluxcredits.credit_kind, $2, $4, 0, $7, $8" \
+	"   FROM c" \
+	" RETURNING id"
 	static SPIPlanPtr plan = NULL;
 	static SPIPlanPtr plan_total = NULL;
-	static const Oid types[4] = {TEXTOID, TIMESTAMPTZOID, TEXTOID, INT8OID};
-	Datum		values[4];
-	int			rc;
+	static const Oid types[8] = {TEXTOID, TIMESTAMPTZOID, TEXTOID, INT4OID,
+	TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[8];
+	char		nulls[8];
+	int64		id;
 
+	memset(nulls, ' ', sizeof(nulls));
 	values[0] = CStringGetTextDatum(a->account);
 	values[1] = TimestampTzGetDatum(start);
 	values[2] = CStringGetTextDatum(fc_kind_name(a->kind));
-	values[3] = Int64GetDatum(a->amount);
-	if (total == NULL)
-		rc = SPI_execute_plan(fc_plan(&plan, FC_FAST_SQL, 4, types),
-							  values, NULL, false, 0);
-	else
-		rc = SPI_execute_plan(fc_plan(&plan_total,
-									  FC_FAST_SQL
-									  " RETURNING (SELECT sum(t.used) FROM fluxcredits.counters t"
-									  "             WHERE t.account = $1 AND t.period_start = $2"
-									  "               AND t.kind = $3::fluxcredits.credit_kind)::int8 + $4",
-									  4, types),
-							  values, NULL, false, 0);
-	if (rc != (total == NULL ? SPI_OK_UPDATE : SPI_OK_UPDATE_RETURNING))
+	values[3] = Int32GetDatum(a->amount);
+	values[4] = TimestampTzGetDatum(a->at);
+	values[5] = CStringGetTextDatum(a->hold ? "hold" : "consume");
+	values[6] = a->image ? CStringGetTextDatum(a->image) : (Datum) 0;
+	nulls[6] = a->image ? ' ' : 'n';
+	values[7] = a->key ? CStringGetTextDatum(a->key) : (Datum) 0;
+	nulls[7] = a->key ? ' ' : 'n';
+	if (SPI_execute_plan(total == NULL ?
+						 fc_plan(&plan, FC_FAST_SQL, 8, types) :
+						 fc_plan(&plan_total,
+								 FC_FAST_SQL
+								 ", (SELECT sum(t.used) FROM fluxcredits.counters t"
+								 "    WHERE t.account = $1 AND t.period_start = $2"
+								 "      AND t.kind = $3::fluxcredits.credit_kind)::int8 + $4",
+								 8, types),
+						 values, nulls, false, 0) != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "fluxcredits: counter update failed");
 	if (SPI_processed != 1)
-		return false;
+		return -1;
+	fc_get_int64(1, &id);
 	if (total != NULL)
-		fc_get_int64(1, total);
-	return true;
+		fc_get_int64(2, total);
+	return id;
 }
 
 /*
@@ -412,24 +428,26 @@ fc_consume(const FcCharge *req, bool raise)
 	limit = a.kind == FC_KIND_AI ? acc.ai_monthly :
 		acc.compression_unlimited ? -1 : acc.compression_limit;
 	monthly = a.amount;
-	if (charge_fast(&a, start, limit >= 0 ? &total : NULL))
-		;
-	else if (charge_first_slot(&a, start, end))
-		total = a.amount;
-	else
+	charge = charge_fast(&a, start, limit >= 0 ? &total : NULL);
+	if (charge < 0)
 	{
-		int64		used,
-					balance;
-
-		if (!charge_slow(&a, start, end, &monthly, &topup, &used, &limit, &balance))
+		if (charge_first_slot(&a, start, end))
+			total = a.amount;
+		else
 		{
-			if (raise)
-				insufficient(&a, start, end, used, limit, balance);
-			goto done;
+			int64		used,
+						balance;
+
+			if (!charge_slow(&a, start, end, &monthly, &topup, &used, &limit, &balance))
+			{
+				if (raise)
+					insufficient(&a, start, end, used, limit, balance);
+				goto done;
+			}
+			total = used + monthly;
 		}
-		total = used + monthly;
+		charge = insert_ledger(&a, start, monthly, topup, false, 0);
 	}
-	charge = insert_ledger(&a, start, monthly, topup, false, 0);
 	if (limit > 0 && monthly > 0)
 		fc_alert_after_charge(a.account, a.kind, start, end, total, limit);
 
