@@ -72,7 +72,8 @@ count_regress() {    # count_regress NAME
 count_tap() {
     local log="$WORK/tap.log" p f rc
     rc=$(cat "$WORK/tap.rc")
-    grep -E '^t/.*\.pl \.+' "$log" | sed 's/^/    /'
+    # each TAP file, then its assertions (their names carry the run's figures)
+    grep -E '^t/.*\.pl \.+|^(not )?ok [0-9]+ - ' "$log" | sed -e 's/^t/    t/' -e 's/^\(not \)\{0,1\}ok/      &/'
     p=$(grep -cE '^ok [0-9]+' "$log")
     f=$(grep -E '^not ok [0-9]+' "$log" | grep -vc '# TODO')
     if [ "$rc" -ne 0 ]; then
