@@ -268,8 +268,8 @@ COMMENT ON FUNCTION @extschema@._plan_limit(text, @extschema@.credit_kind) IS
 'internal: the monthly limit of a kind on a plan (NULL: unlimited)';
 
 -- Sets the caps of one account's counter slots of one kind and period so
--- that they share what the limit leaves evenly; with grow, adds a slot (up
--- to fluxcredits.counter_slots).  The caller holds the account's row lock.
+-- that they share what the limit leaves evenly; with grow, doubles the slots
+-- (up to fluxcredits.counter_slots).  The caller holds the account's row lock.
 CREATE FUNCTION @extschema@._rebalance(account text, kind @extschema@.credit_kind,
                                        period_start timestamptz, period_end timestamptz,
                                        lim bigint, grow boolean)
@@ -307,7 +307,7 @@ BEGIN
                             WHERE c.account = _rebalance.account AND c.kind = _rebalance.kind
                               AND c.period_start = _rebalance.period_start AND c.slot = g.slot)
          ORDER BY g.slot
-         LIMIT 1;
+         LIMIT least(max_slots, greatest(2 * n, 2)) - n;   -- double, to reach the clients soon
     END IF;
     room := greatest(lim - total, 0);
     UPDATE @extschema@.counters c

@@ -177,17 +177,26 @@ find_covering_charge(const FcCharge *a, TimestampTz period_start, int64 *charge)
 static int64
 charge_fast(const FcCharge *a, TimestampTz start, int64 *total)
 {
+	/*
+	 * The slot is locked in a CTE of its own, materialized, so that it is
+	 * chosen and locked exactly once: as a sub-SELECT in the UPDATE's WHERE
+	 * it would be run again when the UPDATE rechecks a row that a concurrent
+	 * charge changed, could pick another slot then, and leave this call
+	 * holding a slot it did not count on (a deadlock with the exact path).
+	 */
 #define FC_FAST_SQL \
-	"WITH c AS (" \
+	"WITH s AS MATERIALIZED (" \
+	"  SELECT s.slot FROM fluxcredits.counters s" \
+	"   WHERE s.account = $1 AND s.period_start = $2" \
+	"     AND s.kind = $3::fluxcredits.credit_kind" \
+	"     AND (s.cap IS NULL OR s.used + $4 <= s.cap)" \
+	"   ORDER BY s.slot LIMIT 1" \
+	"   FOR UPDATE SKIP LOCKED)," \
+	" c AS (" \
 	"  UPDATE fluxcredits.counters c SET used = c.used + $4" \
+	"    FROM s" \
 	"   WHERE c.account = $1 AND c.period_start = $2" \
-	"     AND c.kind = $3::fluxcredits.credit_kind" \
-	"     AND c.slot = (SELECT s.slot FROM fluxcredits.counters s" \
-	"                    WHERE s.account = $1 AND s.period_start = $2" \
-	"                      AND s.kind = $3::fluxcredits.credit_kind" \
-	"                      AND (s.cap IS NULL OR s.used + $4 <= s.cap)" \
-	"                    ORDER BY s.slot LIMIT 1" \
-	"                    FOR UPDATE SKIP LOCKED)" \
+	"     AND c.kind = $3::fluxcredits.credit_kind AND c.slot = s.slot" \
 	"  RETURNING c.slot)" \
 	" INSERT INTO fluxcredits.ledger" \
 	"        (at, account, entry, kind, period_start, monthly, topup, image, idempotency_key)" \
