@@ -12,6 +12,7 @@ use lib $FindBin::RealBin;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use IPC::Run;
 use FluxLoad;
 
 my $node = PostgreSQL::Test::Cluster->new('load');
@@ -35,6 +36,31 @@ my $split = $node->safe_psql('postgres',
 note("charges split between monthly and top-up: $split");
 
 FluxLoad::check_state($node, 'after the load');
+
+# One busy account: 16 clients charging the same account at once, unlimited
+# compression and a limited AI allocation, while its counter grows slots.
+# No deadlock, no failed transaction, the AI limit holds.
+$node->safe_psql('postgres', q{
+	INSERT INTO fluxcredits.plans VALUES ('Hot', NULL, 3000);
+	SELECT fluxcredits.credits_open_account('hot', 'Hot', now() - interval '3 days');
+});
+FluxLoad::write_file($node->basedir . '/hot.sql', q{
+\set k random(0, 1)
+SELECT fluxcredits.credits_try_consume('hot', (CASE :k WHEN 0 THEN 'compression' ELSE 'ai' END)::fluxcredits.credit_kind);
+});
+my ($out, $err) = ('', '');
+IPC::Run::run([ 'pgbench', '-n', '-h', $node->host, '-p', $node->port, '-c', 16, '-j', 2,
+		'-T', 8, '-f', $node->basedir . '/hot.sql', 'postgres' ], '>', \$out, '2>', \$err);
+my ($hot_failed) = $out =~ /^number of failed transactions: (\d+)/m;
+my ($hot_tx) = $out =~ /^number of transactions actually processed: (\d+)/m;
+is($hot_failed, 0, "one account, 16 clients: $hot_tx transactions, none failed (no deadlock)");
+is($node->safe_psql('postgres', 'SELECT count(*) FROM fluxcredits.credits_check()'), '0',
+	'one account, 16 clients: counters equal the ledger');
+my ($ai_used, $slots) = split /\|/, $node->safe_psql('postgres', q{
+	SELECT (SELECT ia_credits_used FROM fluxcredits.credits_usage('hot')),
+	       (SELECT count(*) FROM fluxcredits.counters WHERE account = 'hot' AND kind = 'compression')});
+cmp_ok($ai_used, '<=', 3000, "one account, 16 clients: $ai_used AI credits used of 3000");
+cmp_ok($slots, '>', 1, "one account, 16 clients: its compression counter grew to $slots slots");
 
 $node->stop;
 done_testing();
