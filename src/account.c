@@ -122,14 +122,14 @@ fc_kind_name(FcKind kind)
 void
 fc_account_load(const char *account, Snapshot snapshot, FcAccount *acc)
 {
-	static FcColumns acols = {InvalidOid};
-	static FcColumns pcols = {InvalidOid};
 	static const char *const account_columns[] = {
 		"account", "plan", "anchor", "tz", "topup_balance", "anchor_since"
 	};
 	static const char *const plan_columns[] = {
 		"name", "compression_limit", "ai_monthly"
 	};
+	static FcColumns acols = {.n = lengthof(account_columns), .names = account_columns};
+	static FcColumns pcols = {.n = lengthof(plan_columns), .names = plan_columns};
 	static const Oid texteq[1] = {F_TEXTEQ};
 	FcScan		scan;
 	HeapTuple	tuple;
@@ -138,12 +138,10 @@ fc_account_load(const char *account, Snapshot snapshot, FcAccount *acc)
 	Datum		d;
 	bool		isnull;
 
-	fc_columns(&acols, "accounts", lengthof(account_columns), account_columns);
-	fc_columns(&pcols, "plans", lengthof(plan_columns), plan_columns);
 	snapshot = RegisterSnapshot(snapshot);
 
 	key = CStringGetTextDatum(account);
-	fc_scan_begin(&scan, "accounts", "accounts_pkey", 1, &acols.attnos[0], texteq, &key, snapshot);
+	fc_scan_begin(&scan, "accounts", "accounts_pkey", &acols, 1, texteq, &key, snapshot);
 	tuple = fc_scan_next(&scan);
 	if (tuple == NULL)
 		ereport(ERROR,
@@ -161,7 +159,7 @@ fc_account_load(const char *account, Snapshot snapshot, FcAccount *acc)
 	fc_scan_end(&scan);
 
 	key = CStringGetTextDatum(acc->plan);
-	fc_scan_begin(&scan, "plans", "plans_pkey", 1, &pcols.attnos[0], texteq, &key, snapshot);
+	fc_scan_begin(&scan, "plans", "plans_pkey", &pcols, 1, texteq, &key, snapshot);
 	tuple = fc_scan_next(&scan);
 	if (tuple == NULL)
 		elog(ERROR, "fluxcredits: plan \"%s\" of account \"%s\" does not exist",

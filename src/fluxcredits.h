@@ -121,17 +121,17 @@ typedef struct FcScan
 
 typedef struct FcColumns
 {
-	Oid			relid;
+	int			n;
+	const char *const *names;	/* the columns a scan reads, keys first */
+	Oid			relid;			/* cache: attnos are of this relation */
 	AttrNumber	attnos[FC_SCAN_MAX_COLUMNS];
 } FcColumns;
 
-extern void fc_scan_begin(FcScan *s, const char *table, const char *index, int nkeys,
-						  const AttrNumber *attnos, const Oid *eqfuncs,
+extern void fc_scan_begin(FcScan *s, const char *table, const char *index,
+						  FcColumns *cols, int nkeys, const Oid *eqfuncs,
 						  const Datum *values, Snapshot snapshot);
 extern HeapTuple fc_scan_next(FcScan *s);
 extern void fc_scan_end(FcScan *s);
-extern void fc_columns(FcColumns *cache, const char *table, int n,
-					   const char *const *names);
 
 /* spi_plans.c */
 extern SPIPlanPtr fc_plan(SPIPlanPtr *cache, const char *sql, int nargs,

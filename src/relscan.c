@@ -26,9 +26,25 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
-/* The OID of fluxcredits.<relname>; an error if the extension is gone. */
+/*
+ * The OID of fluxcredits.<relname>; an error if the extension is gone.
+ * Looked up once per backend and name, and checked again (by name and
+ * schema, in the relation cache) whenever it is opened, so that a dropped
+ * and re-created extension is picked up.
+ */
+#define FC_RELID_CACHE_SIZE 16
+
+typedef struct RelidCacheEntry
+{
+	const char *relname;		/* a string constant of the caller */
+	Oid			relid;
+} RelidCacheEntry;
+
+static RelidCacheEntry relid_cache[FC_RELID_CACHE_SIZE];
+static int	relid_cache_used = 0;
+
 static Oid
-fc_relid(const char *relname)
+fc_relid_lookup(const char *relname)
 {
 	Oid			nsp = get_namespace_oid("fluxcredits", false);
 	Oid			relid = get_relname_relid(relname, nsp);
@@ -38,23 +54,107 @@ fc_relid(const char *relname)
 	return relid;
 }
 
+static RelidCacheEntry *
+fc_relid_entry(const char *relname)
+{
+	int			i;
+
+	for (i = 0; i < relid_cache_used; i++)
+		if (relid_cache[i].relname == relname || strcmp(relid_cache[i].relname, relname) == 0)
+			return &relid_cache[i];
+	if (relid_cache_used == FC_RELID_CACHE_SIZE)
+		elog(ERROR, "fluxcredits: relation cache full");
+	relid_cache[relid_cache_used].relname = relname;
+	relid_cache[relid_cache_used].relid = InvalidOid;
+	return &relid_cache[relid_cache_used++];
+}
+
+/* Is rel still fluxcredits.<relname>? */
+static bool
+fc_rel_is(Relation rel, const char *relname)
+{
+	static Oid	fluxcredits_nsp = InvalidOid;
+	Oid			nsp = RelationGetNamespace(rel);
+
+	if (strcmp(RelationGetRelationName(rel), relname) != 0)
+		return false;
+	if (nsp != fluxcredits_nsp)
+	{
+		char	   *name = get_namespace_name(nsp);
+
+		if (name == NULL || strcmp(name, "fluxcredits") != 0)
+			return false;
+		fluxcredits_nsp = nsp;
+	}
+	return true;
+}
+
+/* Open fluxcredits.<relname> (table or index) with AccessShareLock. */
+static Relation
+fc_open(const char *relname, bool index)
+{
+	RelidCacheEntry *e = fc_relid_entry(relname);
+	Relation	rel = NULL;
+
+	if (OidIsValid(e->relid))
+	{
+		rel = index ? try_index_open(e->relid, AccessShareLock)
+			: try_table_open(e->relid, AccessShareLock);
+		if (rel != NULL && !fc_rel_is(rel, relname))
+		{
+			if (index)
+				index_close(rel, AccessShareLock);
+			else
+				table_close(rel, AccessShareLock);
+			rel = NULL;
+		}
+	}
+	if (rel == NULL)
+	{
+		e->relid = fc_relid_lookup(relname);
+		rel = index ? index_open(e->relid, AccessShareLock)
+			: table_open(e->relid, AccessShareLock);
+	}
+	return rel;
+}
+
+/* Column numbers of cols->names in rel, cached per relation OID. */
+static void
+fc_columns(FcColumns *cols, Relation rel)
+{
+	Oid			relid = RelationGetRelid(rel);
+
+	if (cols->relid == relid)
+		return;
+	Assert(cols->n <= FC_SCAN_MAX_COLUMNS);
+	for (int i = 0; i < cols->n; i++)
+	{
+		cols->attnos[i] = get_attnum(relid, cols->names[i]);
+		if (cols->attnos[i] == InvalidAttrNumber)
+			elog(ERROR, "fluxcredits: column %s of fluxcredits.%s does not exist",
+				 cols->names[i], RelationGetRelationName(rel));
+	}
+	cols->relid = relid;
+}
+
 /*
  * Begin an equality scan of fluxcredits.<table> through fluxcredits.<index>
- * on its first nkeys columns (heap column numbers attnos, equality
- * functions eqfuncs, values).
+ * on the table's columns cols->names[0..nkeys-1] (equality functions
+ * eqfuncs, values).  Afterwards cols->attnos has the column numbers of all
+ * of cols->names, for reading the tuples.
  */
 void
-fc_scan_begin(FcScan *s, const char *table, const char *index, int nkeys,
-			  const AttrNumber *attnos, const Oid *eqfuncs, const Datum *values,
-			  Snapshot snapshot)
+fc_scan_begin(FcScan *s, const char *table, const char *index, FcColumns *cols,
+			  int nkeys, const Oid *eqfuncs, const Datum *values, Snapshot snapshot)
 {
 	ScanKeyData keys[FC_SCAN_MAX_KEYS];
 
-	Assert(nkeys <= FC_SCAN_MAX_KEYS);
-	s->heap = table_open(fc_relid(table), AccessShareLock);
-	s->index = index_open(fc_relid(index), AccessShareLock);
+	Assert(nkeys <= FC_SCAN_MAX_KEYS && nkeys <= cols->n);
+	s->heap = fc_open(table, false);
+	s->index = fc_open(index, true);
+	fc_columns(cols, s->heap);
 	for (int i = 0; i < nkeys; i++)
-		ScanKeyEntryInitialize(&keys[i], 0, attnos[i], BTEqualStrategyNumber,
+		ScanKeyEntryInitialize(&keys[i], 0, cols->attnos[i], BTEqualStrategyNumber,
 							   InvalidOid, s->index->rd_indcollation[i],
 							   eqfuncs[i], values[i]);
 	s->scan = systable_beginscan_ordered(s->heap, s->index, snapshot, nkeys, keys);
@@ -72,26 +172,4 @@ fc_scan_end(FcScan *s)
 	systable_endscan_ordered(s->scan);
 	index_close(s->index, AccessShareLock);
 	table_close(s->heap, AccessShareLock);
-}
-
-/*
- * Column numbers of fluxcredits.<table>'s columns names[0..n-1] into
- * attnos, cached in *cache (keyed by the table's OID).
- */
-void
-fc_columns(FcColumns *cache, const char *table, int n, const char *const *names)
-{
-	Oid			relid = fc_relid(table);
-
-	if (cache->relid == relid)
-		return;
-	Assert(n <= FC_SCAN_MAX_COLUMNS);
-	for (int i = 0; i < n; i++)
-	{
-		cache->attnos[i] = get_attnum(relid, names[i]);
-		if (cache->attnos[i] == InvalidAttrNumber)
-			elog(ERROR, "fluxcredits: column %s of fluxcredits.%s does not exist",
-				 names[i], table);
-	}
-	cache->relid = relid;
 }

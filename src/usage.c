@@ -39,11 +39,23 @@ enum
 	U_NCOLUMNS
 };
 
-/* Is the credit_kind Datum d the label 'ai'? */
+/*
+ * Is the credit_kind Datum d (of enum type typid) the label 'ai'?  The
+ * label's OID is looked up once per type.
+ */
 static bool
-kind_is_ai(Datum d)
+kind_is_ai(Datum d, Oid typid)
 {
-	return strcmp(DatumGetCString(DirectFunctionCall1(enum_out, d)), "ai") == 0;
+	static Oid	cached_type = InvalidOid;
+	static Oid	ai_label = InvalidOid;
+
+	if (typid != cached_type)
+	{
+		ai_label = DatumGetObjectId(DirectFunctionCall2(enum_in, CStringGetDatum("ai"),
+														ObjectIdGetDatum(typid)));
+		cached_type = typid;
+	}
+	return DatumGetObjectId(d) == ai_label;
 }
 
 /* credits_usage(account, at) */
@@ -51,14 +63,14 @@ PG_FUNCTION_INFO_V1(fc_credits_usage);
 Datum
 fc_credits_usage(PG_FUNCTION_ARGS)
 {
-	static FcColumns ccols = {InvalidOid};
-	static FcColumns rcols = {InvalidOid};
 	static const char *const counter_columns[] = {
 		"account", "period_start", "kind", "used", "topup_used"
 	};
 	static const char *const reservation_columns[] = {
 		"account", "kind", "period_start", "monthly", "topup", "expires_at", "state"
 	};
+	static FcColumns ccols = {.n = lengthof(counter_columns), .names = counter_columns};
+	static FcColumns rcols = {.n = lengthof(reservation_columns), .names = reservation_columns};
 	static const Oid eqfuncs[2] = {F_TEXTEQ, F_TIMESTAMPTZ_EQ};
 	char	   *account = fc_arg_text(fcinfo, 0, "account", FC_MAX_ACCOUNT_LEN, true);
 	TimestampTz at = fc_arg_at(fcinfo, 1);
@@ -93,17 +105,17 @@ fc_credits_usage(PG_FUNCTION_ARGS)
 	topup_balance = acc.topup_balance;
 
 	/* The period's counter slots, summed per kind. */
-	fc_columns(&ccols, "counters", lengthof(counter_columns), counter_columns);
 	keys[0] = CStringGetTextDatum(account);
 	keys[1] = TimestampTzGetDatum(start);
-	fc_scan_begin(&scan, "counters", "counters_pkey", 2, ccols.attnos, eqfuncs, keys, snapshot);
+	fc_scan_begin(&scan, "counters", "counters_pkey", &ccols, 2, eqfuncs, keys, snapshot);
 	while ((tuple = fc_scan_next(&scan)) != NULL)
 	{
 		TupleDesc	desc = RelationGetDescr(scan.heap);
 		int64		used = DatumGetInt64(heap_getattr(tuple, ccols.attnos[3], desc, &isnull));
 		int64		topup_used = DatumGetInt64(heap_getattr(tuple, ccols.attnos[4], desc, &isnull));
 
-		if (kind_is_ai(heap_getattr(tuple, ccols.attnos[2], desc, &isnull)))
+		if (kind_is_ai(heap_getattr(tuple, ccols.attnos[2], desc, &isnull),
+					   TupleDescAttr(desc, ccols.attnos[2] - 1)->atttypid))
 		{
 			ai_used += used;
 			ai_topup_used += topup_used;
@@ -119,13 +131,13 @@ fc_credits_usage(PG_FUNCTION_ARGS)
 	 * has not released yet, read as released (off used, their top-up
 	 * credits back in the balance).
 	 */
-	fc_columns(&rcols, "reservations", lengthof(reservation_columns), reservation_columns);
-	fc_scan_begin(&scan, "reservations", "reservations_held", 1, rcols.attnos, eqfuncs, keys, snapshot);
+	fc_scan_begin(&scan, "reservations", "reservations_held", &rcols, 1, eqfuncs, keys, snapshot);
 	while ((tuple = fc_scan_next(&scan)) != NULL)
 	{
 		TupleDesc	desc = RelationGetDescr(scan.heap);
 		char	   *state = TextDatumGetCString(heap_getattr(tuple, rcols.attnos[6], desc, &isnull));
-		bool		ai = kind_is_ai(heap_getattr(tuple, rcols.attnos[1], desc, &isnull));
+		bool		ai = kind_is_ai(heap_getattr(tuple, rcols.attnos[1], desc, &isnull),
+									 TupleDescAttr(desc, rcols.attnos[1] - 1)->atttypid);
 		bool		this_period = DatumGetTimestampTz(heap_getattr(tuple, rcols.attnos[2], desc, &isnull)) == start;
 		int64		monthly = DatumGetInt64(heap_getattr(tuple, rcols.attnos[3], desc, &isnull));
 		int64		topup = DatumGetInt64(heap_getattr(tuple, rcols.attnos[4], desc, &isnull));
