@@ -1120,3 +1120,272 @@ CREATE TRIGGER plans_limits_changed
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._plans_changed();
 REVOKE ALL ON FUNCTION @extschema@._recap_account(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._plans_changed() FROM PUBLIC;
+
+--------------------------------------------------------------------------
+-- Operations: DBA views, privileges, dump (the operations issue)
+--------------------------------------------------------------------------
+
+-- The ledger read in time order per account ("the last 50 entries of an
+-- account") without reading the whole ledger.
+CREATE INDEX ledger_account_id ON @extschema@.ledger (account, id);
+
+-- Every account's billing periods with charges, the figures of the usage
+-- read-out per period.  Like credits_usage(), a hold past its ttl that no
+-- writer has released yet reads as released.
+CREATE VIEW @extschema@.usage_history AS
+WITH c AS (
+    SELECT c.account, c.period_start, max(c.period_end) AS period_end,
+           coalesce(sum(c.used) FILTER (WHERE c.kind = 'compression'), 0) AS compression_used,
+           coalesce(sum(c.used) FILTER (WHERE c.kind = 'ai'), 0) AS ai_monthly_used,
+           coalesce(sum(c.topup_used) FILTER (WHERE c.kind = 'ai'), 0) AS ai_topup_used
+      FROM @extschema@.counters c
+     GROUP BY c.account, c.period_start
+), expired AS (
+    SELECT r.account, r.period_start,
+           coalesce(sum(r.monthly) FILTER (WHERE r.kind = 'compression'), 0) AS compression_used,
+           coalesce(sum(r.monthly) FILTER (WHERE r.kind = 'ai'), 0) AS ai_monthly_used,
+           coalesce(sum(r.topup) FILTER (WHERE r.kind = 'ai'), 0) AS ai_topup_used
+      FROM @extschema@.reservations r
+     WHERE r.state = 'held' AND r.expires_at <= pg_catalog.now()
+     GROUP BY r.account, r.period_start
+)
+SELECT a.account,
+       c.period_start,
+       c.period_end,
+       a.plan,
+       (c.compression_used - coalesce(x.compression_used, 0))::bigint AS compressor_used,
+       p.compression_limit::bigint AS compressor_limit,
+       (c.ai_monthly_used + c.ai_topup_used
+        - coalesce(x.ai_monthly_used + x.ai_topup_used, 0))::bigint AS ia_credits_used,
+       p.ai_monthly::bigint AS ia_credits_monthly,
+       (c.ai_topup_used - coalesce(x.ai_topup_used, 0))::bigint AS ia_topup_used
+  FROM c
+  JOIN @extschema@.accounts a ON a.account = c.account
+  JOIN @extschema@.plans p ON p.name = a.plan
+  LEFT JOIN expired x ON x.account = c.account AND x.period_start = c.period_start;
+COMMENT ON VIEW @extschema@.usage_history IS
+'one row per account and billing period with charges: used credits of the period, limits of the account''s current plan';
+
+-- Accounts at or past a share of a monthly limit (the limits alerts watch:
+-- compression, and the monthly AI allocation; unlimited and zero limits have
+-- no share), in their current periods, worst first.  Built on the views, so
+-- a caller sees through it only what the views show them.
+CREATE FUNCTION @extschema@.near_limit(share numeric DEFAULT 0.8)
+RETURNS TABLE (account text, plan text, kind @extschema@.credit_kind, used bigint,
+               monthly_limit bigint, percent numeric,
+               period_start timestamptz, period_end timestamptz)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    IF share IS NULL THEN
+        RAISE EXCEPTION 'share must not be null' USING ERRCODE = '22004',
+            HINT = 'Leave it out for 0.8 (80%).';
+    END IF;
+    IF share <= 0 OR share = 'NaN' THEN
+        RAISE EXCEPTION 'share must be positive'
+            USING ERRCODE = '22023',
+                  DETAIL = format('The share given is %s.', share),
+                  HINT = 'A share is a fraction of the limit: 0.8 is 80%, 1 is the limit itself.';
+    END IF;
+    RETURN QUERY
+    SELECT u.account, u.plan, k.kind, k.used, k.lim,
+           round(100.0 * k.used / k.lim, 1), u.period_start, u.period_end
+      FROM @extschema@.usage u
+      LEFT JOIN LATERAL (SELECT h.ia_credits_used - h.ia_topup_used AS ai_monthly_used
+                           FROM @extschema@.usage_history h
+                          WHERE h.account = u.account AND h.period_start = u.period_start) h ON true
+     CROSS JOIN LATERAL (VALUES ('compression'::@extschema@.credit_kind, u.compressor_used, u.compressor_limit),
+                                ('ai', coalesce(h.ai_monthly_used, 0), u.ia_credits_monthly)) k(kind, used, lim)
+     WHERE k.lim > 0 AND k.used >= near_limit.share * k.lim
+     ORDER BY k.used::numeric / k.lim DESC, u.account, k.kind;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.near_limit(numeric) IS
+'accounts whose current-period use of a monthly limit (compression, monthly AI) is at least share of it, worst first';
+
+CREATE VIEW @extschema@.near_limit AS
+SELECT n.* FROM @extschema@.near_limit() n
+ ORDER BY n.used::numeric / n.monthly_limit DESC, n.account, n.kind;
+COMMENT ON VIEW @extschema@.near_limit IS
+'accounts at or past 80% of a monthly limit in their current periods, worst first (near_limit(share) for another share)';
+
+CREATE VIEW @extschema@.plan_summary AS
+SELECT p.name AS plan,
+       p.compression_limit::bigint AS compressor_limit,
+       p.ai_monthly::bigint AS ia_credits_monthly,
+       count(u.account) AS accounts,
+       coalesce(sum(u.compressor_used), 0)::bigint AS compressor_used,
+       coalesce(sum(u.ia_credits_used), 0)::bigint AS ia_credits_used,
+       coalesce(sum(u.ia_topup_credits), 0)::bigint AS ia_topup_credits
+  FROM @extschema@.plans p
+  LEFT JOIN @extschema@.usage u ON u.plan = p.name
+ GROUP BY p.name, p.compression_limit, p.ai_monthly
+ ORDER BY p.ai_monthly, p.compression_limit NULLS LAST, p.name;
+COMMENT ON VIEW @extschema@.plan_summary IS
+'per plan: its limits, its accounts, and their compression and AI credits used in their current periods';
+
+-- Dump and restore.  pg_dump saves the rows of the tables registered below,
+-- and a restore runs CREATE EXTENSION (which seeds the four plans) before it
+-- loads them.  Every plan row is dumped, so that a seeded plan a DBA changed
+-- comes back as changed: a row inserted with the name of a seeded plan whose
+-- row still holds its seeded limits replaces those limits instead of
+-- colliding with it.  Any other duplicate plan name is still an error.
+CREATE FUNCTION @extschema@._plans_insert_seeded() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- The seed of the plans table, as inserted at the top of this script.
+    UPDATE @extschema@.plans p
+       SET compression_limit = NEW.compression_limit, ai_monthly = NEW.ai_monthly
+      FROM (VALUES ('Free', 20, 0), ('Starter', 200, 200),
+                   ('Pro', NULL, 1000), ('Agency', NULL, 10000)) AS s(name, compression_limit, ai_monthly)
+     WHERE p.name = NEW.name AND s.name = p.name
+       AND (p.compression_limit, p.ai_monthly) IS NOT DISTINCT FROM (s.compression_limit, s.ai_monthly);
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._plans_insert_seeded() IS
+'internal: an INSERT of a seeded plan still at its seeded limits sets its limits (how a restore brings back a changed seeded plan)';
+
+CREATE TRIGGER plans_insert_seeded
+    BEFORE INSERT ON @extschema@.plans
+    FOR EACH ROW EXECUTE FUNCTION @extschema@._plans_insert_seeded();
+
+-- Privileges.  The two roles an installation grants, with what each gets.
+CREATE FUNCTION @extschema@._role_privileges(role_kind text)
+RETURNS TABLE (privilege text, object_type text, object text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT 'USAGE', 'SCHEMA', '@extschema@'
+    UNION ALL
+    SELECT 'SELECT', 'TABLE', v::regclass::text
+      FROM unnest(CASE role_kind
+                      WHEN 'app' THEN ARRAY['@extschema@.usage']
+                      WHEN 'reader' THEN ARRAY['@extschema@.usage', '@extschema@.usage_history',
+                                               '@extschema@.near_limit', '@extschema@.plan_summary']
+                  END) v
+    UNION ALL
+    SELECT 'EXECUTE', 'FUNCTION', p.oid::regprocedure::text
+      FROM pg_proc p
+     WHERE p.pronamespace = '@extschema@'::regnamespace
+       AND p.proname = ANY (CASE role_kind
+                                WHEN 'app' THEN ARRAY['credits_open_account', 'credits_consume',
+                                    'credits_try_consume', 'credits_topup', 'credits_refund',
+                                    'credits_set_plan', 'credits_usage', 'credits_usage_json',
+                                    'credits_reserve', 'credits_commit', 'credits_release',
+                                    'billing_period']
+                                -- The views call these with the reader's rights.
+                                WHEN 'reader' THEN ARRAY['credits_usage', 'near_limit']
+                            END)
+$$;
+COMMENT ON FUNCTION @extschema@._role_privileges(text) IS
+'internal: the privileges grant_app (role_kind app) and grant_reader (reader) give';
+
+-- Grants or revokes one set.  Revoking one set leaves what the other set
+-- also gives (USAGE on the schema, the usage view) to a role that holds the
+-- whole other set.
+CREATE FUNCTION @extschema@._set_role_privileges(role regrole, role_kind text, granted boolean)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    priv record;
+    other text := CASE role_kind WHEN 'app' THEN 'reader' ELSE 'app' END;
+    keep_shared boolean;
+BEGIN
+    IF role IS NULL THEN
+        RAISE EXCEPTION 'role must not be null' USING ERRCODE = '22004';
+    END IF;
+    keep_shared := NOT granted AND NOT EXISTS (
+        SELECT FROM @extschema@._role_privileges(other) o
+         WHERE NOT CASE o.object_type
+                   WHEN 'SCHEMA' THEN has_schema_privilege(role, o.object, o.privilege)
+                   WHEN 'TABLE' THEN has_table_privilege(role, o.object, o.privilege)
+                   ELSE has_function_privilege(role, o.object, o.privilege) END);
+    FOR priv IN SELECT r.privilege, r.object_type, r.object
+                  FROM @extschema@._role_privileges(role_kind) r
+                 ORDER BY r.object_type, r.object
+    LOOP
+        IF keep_shared AND EXISTS (SELECT FROM @extschema@._role_privileges(other) o
+                                    WHERE (o.privilege, o.object_type, o.object)
+                                        = (priv.privilege, priv.object_type, priv.object)) THEN
+            CONTINUE;
+        END IF;
+        IF granted THEN
+            EXECUTE format('GRANT %s ON %s %s TO %s', priv.privilege, priv.object_type, priv.object, role);
+        ELSE
+            EXECUTE format('REVOKE %s ON %s %s FROM %s', priv.privilege, priv.object_type, priv.object, role);
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._set_role_privileges(regrole, text, boolean) IS
+'internal: grants (granted) or revokes the privileges of grant_app (role_kind app) or grant_reader (reader)';
+
+CREATE FUNCTION @extschema@.grant_app(role regrole) RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT @extschema@._set_role_privileges(role, 'app', true) $$;
+COMMENT ON FUNCTION @extschema@.grant_app(regrole) IS
+'lets role use the credit functions and read the usage view; it can change no table directly';
+
+CREATE FUNCTION @extschema@.revoke_app(role regrole) RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT @extschema@._set_role_privileges(role, 'app', false) $$;
+COMMENT ON FUNCTION @extschema@.revoke_app(regrole) IS 'takes back what grant_app gave';
+
+CREATE FUNCTION @extschema@.grant_reader(role regrole) RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT @extschema@._set_role_privileges(role, 'reader', true) $$;
+COMMENT ON FUNCTION @extschema@.grant_reader(regrole) IS
+'lets role read the DBA views usage, usage_history, near_limit and plan_summary, and nothing else';
+
+CREATE FUNCTION @extschema@.revoke_reader(role regrole) RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT @extschema@._set_role_privileges(role, 'reader', false) $$;
+COMMENT ON FUNCTION @extschema@.revoke_reader(regrole) IS 'takes back what grant_reader gave';
+
+-- PUBLIC gets nothing: the installation decides who may do what, with the
+-- functions above or its own GRANTs.  PUBLIC has no privilege on the new
+-- schema, nor on new tables and sequences, but may execute new functions
+-- and use new types (in a column or argument; calls and casts need no
+-- privilege on a type).  These statements must come after every object
+-- the script creates.
+REVOKE ALL ON ALL TABLES IN SCHEMA @extschema@ FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA @extschema@ FROM PUBLIC;
+REVOKE ALL ON ALL ROUTINES IN SCHEMA @extschema@ FROM PUBLIC;
+DO $$
+DECLARE
+    t regtype;
+BEGIN
+    -- Array types follow their element type.
+    FOR t IN SELECT oid FROM pg_catalog.pg_type
+              WHERE typnamespace = '@extschema@'::regnamespace AND typcategory <> 'A'
+              ORDER BY oid
+    LOOP
+        EXECUTE pg_catalog.format('REVOKE ALL ON TYPE %s FROM PUBLIC', t);
+    END LOOP;
+END
+$$;
+
+-- The user data pg_dump saves: every table the extension's functions or a
+-- DBA write, and the ledger's id sequence, so that ids after a restore do
+-- not collide with restored ones.
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.plans', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.accounts', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.counters', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.ledger', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.ledger_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.reservations', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.alerts_sent', '');
