@@ -1080,10 +1080,12 @@ AS $$
           FROM c FULL JOIN l
             ON c.account = l.account AND c.kind = l.kind AND c.period_start = l.period_start
     ), b AS (
-        SELECT a.account, a.topup_balance AS stored,
-               coalesce((SELECT sum(l.topup) FROM @extschema@.ledger l
-                          WHERE l.account = a.account), 0)::bigint AS from_ledger
+        -- one pass over the ledger, not one sum per account
+        SELECT a.account, a.topup_balance AS stored, coalesce(t.topup, 0)::bigint AS from_ledger
           FROM @extschema@.accounts a
+          LEFT JOIN (SELECT l.account, sum(l.topup) AS topup
+                       FROM @extschema@.ledger l
+                      GROUP BY l.account) t ON t.account = a.account
     )
     SELECT j.account, j.kind, j.period_start, 'used', j.c_used, j.l_used
       FROM j WHERE j.c_used <> j.l_used

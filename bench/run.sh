@@ -1,0 +1,678 @@
+#!/usr/bin/env bash
+# bench/run.sh: fluxcredits' benchmarks in one run (`make bench`).
+#
+# Starts a throwaway PostgreSQL cluster with default durability (fsync and
+# synchronous_commit on), loads ACCOUNTS accounts spread over the plans, and
+# runs pgbench (-M prepared; 1, 4 and 16 clients; -T BENCH_SECONDS; each run
+# BENCH_REPEAT times, interleaved) over these workloads:
+#
+#   floor         one statement: a counter row of a random Pro account
+#                 updated, a ledger row inserted (the least a meter writes)
+#   peer          a hand-written PL/pgSQL meter (bench/peer_setup.sql), compression
+#   consume       fluxcredits.credits_consume, compression, random Pro account
+#   peer_ai       the PL/pgSQL meter, one AI credit, random Agency account
+#   consume_ai    credits_consume, one AI credit, random Agency account
+#   peer_hot      the PL/pgSQL meter, every client on one Pro account
+#   consume_hot   credits_consume, every client on one Pro account (unlimited)
+#   peer_hot_ai   the PL/pgSQL meter, every client on one account, AI, on a
+#                 plan with 2,000,000,000 AI credits a month (limited, enough)
+#   consume_hot_ai credits_consume, same
+#   pk_select     a primary-key SELECT of an account row
+#   usage         fluxcredits.credits_usage of a random account
+#
+# then bench/billing_period.sh (the C billing period against its SQL
+# definition, on its own cluster), and the ledger's bytes per charge: in a
+# fresh database, CHARGES compression charges with a 36-character image
+# reference, pg_total_relation_size(ledger, indexes included) / rows.
+#
+# Prints the figures and the issue's targets as PASS/FAIL, and writes them to
+# bench/results/last-run.md.  The floor's and the peer's tables have the
+# shapes of fluxcredits 1.0 (bench/tables.sql).
+#
+# Needs the extension installed (`make install`).  As root the cluster runs
+# as the `postgres` OS user; otherwise as the current user.  The cluster is
+# removed on exit, whatever happens.
+#
+#   PG_CONFIG        pg_config (default /usr/lib/postgresql/15/bin/pg_config)
+#   BENCH_SECONDS    -T of each pgbench run (default 10)
+#   BENCH_REPEAT     runs of each (workload, clients); the best TPS counts (default 2)
+#   BENCH_CLIENTS    client counts (default "1 4 16")
+#   BENCH_WORKLOADS  a subset of the workloads above (default all)
+#   BENCH_QUICK=1    smoke test: T=3, one run, 10,000 accounts, 100,000 ledger charges
+#   BENCH_PROFILE=1  also load pg_stat_statements (track = all) and write the
+#                    top statements of each run to bench/results/last-profile.txt
+#                    (it costs time inside the functions: ratios are then skewed)
+#   BENCH_SKIP_BP=1  skip bench/billing_period.sh
+
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$BENCH_DIR/.." && pwd)
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+    T=${BENCH_SECONDS:-3}; REPEAT=${BENCH_REPEAT:-1}
+    ACCOUNTS=${BENCH_ACCOUNTS:-10000}; CHARGES=${BENCH_CHARGES:-100000}
+    BP_ROWS=200000; BP_REPEAT=1; WARMUP=1
+else
+    T=${BENCH_SECONDS:-10}; REPEAT=${BENCH_REPEAT:-2}
+    ACCOUNTS=${BENCH_ACCOUNTS:-100000}; CHARGES=${BENCH_CHARGES:-1000000}
+    BP_ROWS=1000000; BP_REPEAT=3; WARMUP=2
+fi
+CLIENTS=${BENCH_CLIENTS:-"1 4 16"}
+ALL_WORKLOADS="floor peer consume peer_ai consume_ai peer_hot consume_hot peer_hot_ai consume_hot_ai pk_select usage"
+WORKLOADS=${BENCH_WORKLOADS:-$ALL_WORKLOADS}
+PROFILE=${BENCH_PROFILE:-0}
+RESULTS_DIR=$BENCH_DIR/results
+[ $((ACCOUNTS % 4)) -eq 0 ] || { echo "error: the number of accounts must be a multiple of 4" >&2; exit 2; }
+MAXR=$((ACCOUNTS / 4 - 1))
+
+die() { echo "error: $*" >&2; exit 2; }
+say() { printf '==> %s\n' "$*"; }
+
+[ -x "$PG_CONFIG" ] || command -v "$PG_CONFIG" >/dev/null 2>&1 ||
+    die "no pg_config at $PG_CONFIG (set PG_CONFIG)"
+BINDIR=$("$PG_CONFIG" --bindir)
+SHAREDIR=$("$PG_CONFIG" --sharedir)
+PKGLIBDIR=$("$PG_CONFIG" --pkglibdir)
+if [ ! -f "$SHAREDIR/extension/fluxcredits.control" ] || [ ! -f "$PKGLIBDIR/fluxcredits.so" ]; then
+    die "fluxcredits is not installed for $PG_CONFIG; install it first:
+    make PG_CONFIG=$PG_CONFIG && sudo make PG_CONFIG=$PG_CONFIG install"
+fi
+PGBENCH=$BINDIR/pgbench
+[ -x "$PGBENCH" ] || PGBENCH=$(command -v pgbench) || die "pgbench not found"
+if [ "$PROFILE" = 1 ] && [ ! -f "$SHAREDIR/extension/pg_stat_statements.control" ]; then
+    die "BENCH_PROFILE=1 needs pg_stat_statements (Debian: postgresql-contrib / postgresql-15)"
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+    id postgres >/dev/null 2>&1 || die "running as root needs a 'postgres' OS user"
+    RUNNER=postgres
+    as_runner() { runuser -u postgres -- env HOME=/tmp "$@"; }
+else
+    RUNNER=$(id -un)
+    as_runner() { "$@"; }
+fi
+
+# Figures that the machine and the build give.
+ENV_NPROC=$(nproc)
+ENV_MEM=$(free -g | awk '/^Mem:/ { printf "%s GiB total, %s GiB available", $2, $7 }')
+ENV_CPU=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || echo unknown)
+ENV_GIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "?")
+if [ -n "$(git -C "$ROOT" status --porcelain -- src sql 2>/dev/null)" ]; then
+    ENV_GIT="$ENV_GIT + uncommitted changes in src/ or sql/"
+fi
+CMD="$(for v in BENCH_QUICK BENCH_SECONDS BENCH_REPEAT BENCH_CLIENTS BENCH_WORKLOADS BENCH_PROFILE; do
+          if [ -n "${!v:-}" ]; then printf '%s=%q ' "$v" "${!v}"; fi; done)bash bench/run.sh"
+START_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/fluxcredits-bench.XXXXXX")
+chmod 755 "$TMP"
+if [ "$RUNNER" != "$(id -un)" ]; then chown "$RUNNER" "$TMP"; fi
+STARTED=""
+
+cleanup() {
+    local rc=$?
+    if [ -n "$STARTED" ]; then
+        as_runner "$BINDIR/pg_ctl" stop -D "$TMP/data" -m immediate >/dev/null 2>&1 || true
+        STARTED=""
+    fi
+    if [ "$rc" -ne 0 ] && [ -f "$TMP/server.log" ]; then
+        echo "--- last lines of the server log ---" >&2
+        tail -n 20 "$TMP/server.log" >&2 || true
+    fi
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------------------
+# billing_period first, on its own cluster, while nothing else runs.
+# ---------------------------------------------------------------------------
+BP_STATUS="skipped"
+: >"$TMP/bp.out"
+if [ "${BENCH_SKIP_BP:-0}" != 1 ]; then
+    if [ -f "$BENCH_DIR/billing_period.sh" ]; then
+        say "bench/billing_period.sh (ROWS=$BP_ROWS REPEAT=$BP_REPEAT)"
+        if PG_CONFIG=$PG_CONFIG ROWS=$BP_ROWS REPEAT=$BP_REPEAT \
+            bash "$BENCH_DIR/billing_period.sh" >"$TMP/bp.out" 2>&1; then
+            BP_STATUS="ok"
+        else
+            BP_STATUS="failed"
+            echo "warning: bench/billing_period.sh failed; its output:" >&2
+            tail -n 20 "$TMP/bp.out" >&2
+        fi
+    else
+        BP_STATUS="missing"
+        echo "warning: bench/billing_period.sh not found; no billing_period figures" >&2
+    fi
+fi
+
+# ---------------------------------------------------------------------------
+# The cluster.
+# ---------------------------------------------------------------------------
+port_free() {
+    local p=$1
+    [ -e "/tmp/.s.PGSQL.$p" ] && return 1
+    [ -e "/var/run/postgresql/.s.PGSQL.$p" ] && return 1
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && return 1
+    return 0
+}
+PORT=""
+for p in $(seq 55500 55599); do
+    if port_free "$p"; then PORT=$p; break; fi
+done
+[ -n "$PORT" ] || die "no free port in 55500-55599"
+
+say "initdb in $TMP (port $PORT, socket in $TMP, no TCP)"
+as_runner "$BINDIR/initdb" -D "$TMP/data" -A trust -U bench -E UTF8 --locale=C.UTF-8 \
+    >"$TMP/initdb.log" 2>&1 || { cat "$TMP/initdb.log" >&2; exit 2; }
+{
+    echo "listen_addresses = ''"
+    echo "unix_socket_directories = '$TMP'"
+    echo "port = $PORT"
+    echo "shared_buffers = 256MB"
+    echo "max_connections = 50"
+    echo "timezone = 'UTC'"
+    # fsync, synchronous_commit, full_page_writes, wal_level: defaults.
+    if [ "$PROFILE" = 1 ]; then
+        echo "shared_preload_libraries = 'pg_stat_statements'"
+        echo "pg_stat_statements.track = all"
+    fi
+} >>"$TMP/data/postgresql.conf"
+as_runner "$BINDIR/pg_ctl" start -w -D "$TMP/data" -l "$TMP/server.log" >/dev/null ||
+    { cat "$TMP/server.log" >&2; exit 2; }
+STARTED=1
+
+# What one WAL flush costs here: the ceiling of one client's commits.
+FSYNC_RATE=$(as_runner "$BINDIR/pg_test_fsync" -s 1 -f "$TMP/fsync.test" 2>/dev/null |
+             awk '/^Compare file sync methods using one 8kB write/ { t = 1 } t && $1 == "fdatasync" { print $2; exit }' || true)
+rm -f "$TMP/fsync.test"
+say "fdatasync of one 8kB write: ${FSYNC_RATE:-?} per second (pg_test_fsync)"
+
+psql_db() {
+    local db=$1; shift
+    as_runner "$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$TMP" -p "$PORT" -U bench -d "$db" "$@"
+}
+psql_run() { psql_db bench "$@"; }
+psql_val() { psql_run -At -c "$1"; }
+
+psql_db postgres -c "CREATE DATABASE bench"
+SERVER_VERSION=$(psql_val "SHOW server_version")
+say "PostgreSQL $SERVER_VERSION; fsync=$(psql_val 'SHOW fsync'), synchronous_commit=$(psql_val 'SHOW synchronous_commit'), shared_buffers=$(psql_val 'SHOW shared_buffers')"
+
+# Workload files, readable by the runner.
+mkdir -p "$TMP/w"
+cp "$BENCH_DIR"/*.sql "$TMP/w/"
+chmod -R a+rX "$TMP/w"
+
+# ---------------------------------------------------------------------------
+# Set-up: the extension, ACCOUNTS accounts, the floor's and the peer's tables.
+# ---------------------------------------------------------------------------
+say "loading $ACCOUNTS accounts (a1..a$ACCOUNTS; i % 4: 0 Free, 1 Starter, 2 Pro, 3 Agency)"
+SECONDS=0
+psql_run -f "$TMP/w/tables.sql" -v schema=bench_floor
+psql_run -f "$TMP/w/tables.sql" -v schema=bench_peer
+psql_run -f "$TMP/w/peer_setup.sql"
+psql_run -v n="$ACCOUNTS" <<'SQL'
+CREATE EXTENSION fluxcredits;
+SET timezone = 'UTC';
+-- Anchors spread over the last year (to the second), 20% of the accounts in
+-- zones with DST.
+CREATE TABLE bench_accounts AS
+SELECT i, 'a' || i AS account,
+       (ARRAY['Free', 'Starter', 'Pro', 'Agency'])[i % 4 + 1] AS plan,
+       now() - ((i::bigint * 7919) % 31536000) * interval '1 second' AS anchor,
+       CASE i % 10 WHEN 0 THEN 'America/New_York' WHEN 5 THEN 'Europe/Paris' ELSE 'UTC' END AS tz
+  FROM generate_series(1, :n) i;
+SELECT count(fluxcredits.credits_open_account(account, plan, anchor, tz)) FROM bench_accounts \g /dev/null
+INSERT INTO bench_peer.accounts (account, plan, anchor, tz)
+SELECT account, plan, anchor, tz FROM bench_accounts ORDER BY i;
+INSERT INTO bench_floor.accounts (account, plan, anchor, tz)
+SELECT account, plan, anchor, tz FROM bench_accounts ORDER BY i;
+-- The floor updates an existing counter row of the current period.
+INSERT INTO bench_floor.counters (account, kind, period_start, period_end)
+SELECT b.account, k.kind, lower(p), upper(p)
+  FROM bench_accounts b,
+       LATERAL fluxcredits.billing_period(b.anchor, now(), b.tz) p,
+       (VALUES ('compression'::bench_floor.credit_kind), ('ai')) k(kind)
+ ORDER BY b.i, k.kind;
+
+-- The hot accounts: every client on one account.  The hot AI account is on
+-- a plan (plans are data) whose monthly AI allocation the runs cannot use
+-- up: a limited kind with enough credits, as the issue asks.  (Credits
+-- drawn from a top-up always take fluxcredits' exact path, which locks the
+-- account like the peer does.)
+INSERT INTO fluxcredits.plans VALUES ('Bench Hot', NULL, 2000000000);
+INSERT INTO bench_peer.plans VALUES ('Bench Hot', NULL, 2000000000);
+SELECT fluxcredits.credits_open_account('hot_pro', 'Pro', now() - interval '10 days');
+SELECT fluxcredits.credits_open_account('hot_agency', 'Bench Hot', now() - interval '10 days');
+INSERT INTO bench_peer.accounts (account, plan, anchor, tz) VALUES
+    ('hot_pro', 'Pro', now() - interval '10 days', 'UTC'),
+    ('hot_agency', 'Bench Hot', now() - interval '10 days', 'UTC');
+SQL
+psql_run -c "VACUUM ANALYZE"
+say "loaded in ${SECONDS}s"
+
+# Warn when the extension's ledger no longer has the bench copy's columns.
+FC_COLS=$(psql_val "SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute
+                     WHERE attrelid = 'fluxcredits.ledger'::regclass AND attnum > 0 AND NOT attisdropped")
+BENCH_COLS=$(psql_val "SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute
+                        WHERE attrelid = 'bench_peer.ledger'::regclass AND attnum > 0 AND NOT attisdropped")
+LEDGER_NOTE=""
+if [ "$FC_COLS" != "$BENCH_COLS" ]; then
+    LEDGER_NOTE="fluxcredits.ledger's columns ($FC_COLS) differ from the floor's and peer's 1.0 copy ($BENCH_COLS)"
+    echo "note: $LEDGER_NOTE" >&2
+fi
+# ... and when its indexes differ in number (the floor's and peer's copy has 1.0's five).
+FC_IDX=$(psql_val "SELECT string_agg(c.relname, ', ' ORDER BY c.relname) FROM pg_index i
+                    JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'fluxcredits.ledger'::regclass")
+FC_NIDX=$(psql_val "SELECT count(*) FROM pg_index WHERE indrelid = 'fluxcredits.ledger'::regclass")
+BENCH_NIDX=$(psql_val "SELECT count(*) FROM pg_index WHERE indrelid = 'bench_peer.ledger'::regclass")
+if [ "$FC_NIDX" != "$BENCH_NIDX" ]; then
+    note="fluxcredits.ledger has $FC_NIDX indexes ($FC_IDX); the floor's and peer's 1.0 copy has $BENCH_NIDX"
+    echo "note: $note" >&2
+    LEDGER_NOTE="${LEDGER_NOTE:+$LEDGER_NOTE; }$note"
+fi
+
+# ---------------------------------------------------------------------------
+# pgbench runs.
+# ---------------------------------------------------------------------------
+ledger_of() {
+    case $1 in
+        floor) echo bench_floor.ledger ;;
+        peer*) echo bench_peer.ledger ;;
+        consume*) echo fluxcredits.ledger ;;
+        *) echo "" ;;
+    esac
+}
+
+contains() { case " $1 " in *" $2 "*) return 0 ;; *) return 1 ;; esac; }
+for w in $WORKLOADS; do
+    contains "$ALL_WORKLOADS" "$w" || die "unknown workload $w (one of: $ALL_WORKLOADS)"
+    [ -f "$TMP/w/$w.sql" ] || die "missing bench/$w.sql"
+done
+
+pgbench_run() { # workload clients seconds logfile
+    local w=$1 c=$2 t=$3 log=$4 j
+    j=$(( c < 2 ? c : 2 ))
+    as_runner "$PGBENCH" -h "$TMP" -p "$PORT" -U bench -n -M prepared \
+        -c "$c" -j "$j" -T "$t" -D maxr="$MAXR" -D naccounts="$ACCOUNTS" \
+        -f "$TMP/w/$w.sql" bench >"$log" 2>&1
+}
+
+say "warm-up: ${WARMUP}s of each workload at 4 clients"
+for w in $WORKLOADS; do
+    pgbench_run "$w" 4 "$WARMUP" "$TMP/warmup.log" ||
+        echo "warning: the warm-up of $w failed: $(grep -m 1 -E 'error|ERROR' "$TMP/warmup.log" || true)" >&2
+done
+
+RUNS=$TMP/runs.tsv
+: >"$RUNS"
+mkdir -p "$RESULTS_DIR"
+PROFILE_FILE=$RESULTS_DIR/last-profile.txt
+rm -f "$PROFILE_FILE"
+if [ "$PROFILE" = 1 ]; then
+    psql_run -c "CREATE EXTENSION pg_stat_statements"
+    echo "pg_stat_statements (track = all) per run, top statements by total time; $START_DATE" >"$PROFILE_FILE"
+fi
+nw=$(echo "$WORKLOADS" | wc -w); nc=$(echo "$CLIENTS" | wc -w)
+say "runs: $nw workloads x clients ($CLIENTS) x $REPEAT, ${T}s each (about $(( nw * nc * REPEAT * (T + 2) / 60 + 1 )) min)"
+printf '    %-15s %7s %4s %12s %10s %10s\n' workload clients run tps "lat ms" charged
+for rep in $(seq "$REPEAT"); do
+    for c in $CLIENTS; do
+        for w in $WORKLOADS; do
+            ledger=$(ledger_of "$w")
+            before=0
+            [ -n "$ledger" ] && before=$(psql_val "SELECT count(*) FROM $ledger")
+            psql_run -c "CHECKPOINT"
+            [ "$PROFILE" = 1 ] && psql_run -c "SELECT pg_stat_statements_reset()" >/dev/null
+            log=$TMP/run-$w-$c-$rep.log
+            logsize=$(stat -c %s "$TMP/server.log")
+            problem=""
+            pgbench_run "$w" "$c" "$T" "$log" || problem="pgbench exited with status $?"
+            if [ "$PROFILE" = 1 ]; then
+                {
+                    echo
+                    echo "== $w, $c clients, run $rep: $(grep -m 1 '^tps' "$log" || echo 'no tps')"
+                    psql_run -c "SELECT calls, round(total_exec_time::numeric, 1) AS total_ms,
+                                        round((total_exec_time / calls * 1000)::numeric, 1) AS mean_us,
+                                        toplevel AS top, left(regexp_replace(query, '\s+', ' ', 'g'), 110) AS query
+                                   FROM pg_stat_statements
+                                  WHERE query NOT LIKE '%pg_stat_statements%' AND calls > 0
+                                  ORDER BY total_exec_time DESC LIMIT 8"
+                } >>"$PROFILE_FILE"
+            fi
+            tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$log" | tail -n 1)
+            lat=$(sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p' "$log")
+            done_tx=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$log")
+            failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$log")
+            if [ -z "$problem" ] && { [ -z "$tps" ] || [ -z "$lat" ] || [ -z "$done_tx" ]; }; then
+                problem="no figures in pgbench's output"
+            fi
+            if [ -z "$problem" ] && [ "${failed:-0}" != 0 ]; then
+                problem="$failed failed transactions"
+            fi
+            charged="-"
+            if [ -n "$ledger" ]; then
+                after=$(psql_val "SELECT count(*) FROM $ledger")
+                charged=$((after - before))
+                # Every processed call must have written one ledger row (a
+                # call in flight when -T ends may add one more per client).
+                if [ -z "$problem" ] && { [ "$charged" -lt "$done_tx" ] || [ "$charged" -gt $((done_tx + c)) ]; }; then
+                    problem="$done_tx calls but $charged new ledger rows"
+                fi
+            fi
+            if [ -n "$problem" ]; then
+                # Keep going: one broken workload must not lose the others.
+                why=$( { grep -h -m 3 -E 'error|ERROR' "$log" || true
+                         tail -c +$((logsize + 1)) "$TMP/server.log" | grep -m 3 'ERROR:' || true; } |
+                       sed 's/^[0-9-]* [0-9:.]* [A-Z]* \[[0-9]*\] //' | awk '!seen[$0]++' | head -n 3 | tr '\n' ' ')
+                printf '    %-15s %7s %4s %12s   FAILED: %s\n' "$w" "$c" "$rep" "${tps:--}" "$problem"
+                printf '%s\t%s\t%s\t%s\t%s\t%s\t%s: %s\n' "$w" "$c" "$rep" "${tps:-0}" "${lat:-0}" "$charged" \
+                    "$problem" "$why" >>"$RUNS"
+                continue
+            fi
+            printf '    %-15s %7s %4s %12.1f %10.3f %10s\n' "$w" "$c" "$rep" "$tps" "$lat" "$charged"
+            printf '%s\t%s\t%s\t%s\t%s\t%s\tok\n' "$w" "$c" "$rep" "$tps" "$lat" "$charged" >>"$RUNS"
+        done
+    done
+done
+
+# Checks after the runs: the peer computed the same periods as the
+# extension, and the extension's counters agree with its ledger.
+say "checks"
+CHECK_NOTES=""
+PEER_BAD=$(psql_val "SELECT count(*) FROM bench_peer.ledger l JOIN bench_peer.accounts a USING (account)
+                      WHERE l.entry = 'consume'
+                        AND l.period_start <> lower(fluxcredits.billing_period(a.anchor, l.at, a.tz))")
+if [ "$PEER_BAD" = 0 ]; then
+    CHECK_NOTES+="- the peer's billing periods agree with fluxcredits.billing_period on all its charges"$'\n'
+else
+    CHECK_NOTES+="- **the peer's billing periods disagree with fluxcredits.billing_period on $PEER_BAD charges**"$'\n'
+fi
+# credits_check() reads the whole ledger: bounded, so that a slow check
+# cannot hold up the rest of the run.
+CHECK_TIMEOUT=${BENCH_CHECK_TIMEOUT:-120}
+CHECK_SIZE=$(psql_val "SELECT format('%s accounts, %s ledger rows', (SELECT count(*) FROM fluxcredits.accounts),
+                                     (SELECT count(*) FROM fluxcredits.ledger))")
+SECONDS=0
+if CHECK_ROWS=$(psql_val "SET statement_timeout = '${CHECK_TIMEOUT}s';
+                         SELECT count(*) FROM fluxcredits.credits_check()" 2>"$TMP/check.err"); then
+    if [ "$CHECK_ROWS" = 0 ]; then
+        CHECK_NOTES+="- fluxcredits.credits_check() after the runs: no disagreement (${SECONDS}s on $CHECK_SIZE)"$'\n'
+    else
+        CHECK_NOTES+="- **fluxcredits.credits_check() after the runs: $CHECK_ROWS disagreements**"$'\n'
+    fi
+else
+    if grep -q 'statement timeout' "$TMP/check.err"; then
+        CHECK_NOTES+="- **fluxcredits.credits_check() did not finish in ${CHECK_TIMEOUT}s on $CHECK_SIZE (BENCH_CHECK_TIMEOUT)**"$'\n'
+    else
+        CHECK_NOTES+="- **fluxcredits.credits_check() failed: $(head -n 1 "$TMP/check.err")**"$'\n'
+    fi
+fi
+printf '%s' "$CHECK_NOTES" | sed 's/^- /    /; s/\*\*//g'
+
+# ---------------------------------------------------------------------------
+# Ledger bytes per charge, in a fresh database.
+# ---------------------------------------------------------------------------
+say "ledger bytes per charge: $CHARGES compression charges with a 36-character image, fresh database"
+psql_db postgres -c "CREATE DATABASE ledgerbytes"
+psql_db ledgerbytes -c "CREATE EXTENSION fluxcredits"
+psql_db ledgerbytes -f "$TMP/w/tables.sql" -v schema=bench_peer
+PRO=$(( CHARGES < 100000 ? CHARGES / 4 : 25000 ))
+psql_db ledgerbytes -v n="$PRO" <<'SQL'
+SELECT count(fluxcredits.credits_open_account('a' || (4 * i + 2), 'Pro',
+                                               now() - ((i::bigint * 7919) % 31536000) * interval '1 second'))
+  FROM generate_series(0, :n - 1) i \g /dev/null
+CREATE TABLE size_before AS
+SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint AS bytes
+  FROM pg_class c WHERE c.relnamespace = 'fluxcredits'::regnamespace AND c.relkind IN ('r', 'm');
+SQL
+BATCH=100000
+SECONDS=0
+done_charges=0
+LEDGER_FAIL=""
+while [ "$done_charges" -lt "$CHARGES" ]; do
+    n=$(( CHARGES - done_charges < BATCH ? CHARGES - done_charges : BATCH ))
+    if ! psql_db ledgerbytes -At -c "SELECT count(fluxcredits.credits_consume('a' || (4 * (g % $PRO) + 2), 'compression',
+                                                    image => gen_random_uuid()::text))
+                                  FROM generate_series($done_charges + 1, $done_charges + $n) g" \
+            >/dev/null 2>"$TMP/charges.err"; then
+        LEDGER_FAIL=$(grep -m 1 ERROR "$TMP/charges.err" || head -n 1 "$TMP/charges.err")
+        echo "warning: the charges failed after $done_charges: $LEDGER_FAIL" >&2
+        break
+    fi
+    done_charges=$((done_charges + n))
+done
+CHARGE_SECS=$SECONDS
+# The same rows in the 1.0-shaped copy, for comparison.
+psql_db ledgerbytes -c "INSERT INTO bench_peer.ledger (at, account, entry, kind, period_start, monthly, image)
+                        SELECT now(), 'a' || (4 * (g % $PRO) + 2), 'consume', 'compression', now(), 1,
+                               gen_random_uuid()::text
+                          FROM generate_series(1, $CHARGES) g"
+psql_db ledgerbytes -c "VACUUM ANALYZE"
+LEDGER_SIZES=$(psql_db ledgerbytes -At -F '|' <<'SQL'
+-- The ledger, or every partition of it if it is partitioned.
+WITH t AS (SELECT relid FROM pg_partition_tree('fluxcredits.ledger')
+           UNION SELECT 'fluxcredits.ledger'::regclass)
+SELECT (SELECT count(*) FROM fluxcredits.ledger),
+       (SELECT sum(pg_total_relation_size(relid)) FROM t),
+       (SELECT sum(pg_table_size(relid)) FROM t),
+       (SELECT sum(pg_indexes_size(relid)) FROM t),
+       (SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)
+          FROM pg_class c WHERE c.relnamespace = 'fluxcredits'::regnamespace AND c.relkind IN ('r', 'm'))
+         - (SELECT bytes FROM size_before),
+       (SELECT count(*) FROM bench_peer.ledger),
+       pg_total_relation_size('bench_peer.ledger')
+SQL
+)
+IFS='|' read -r L_ROWS L_TOTAL L_TABLE L_INDEXES L_SCHEMA P_ROWS P_TOTAL <<<"$LEDGER_SIZES"
+echo "    ledger: $L_ROWS rows, $L_TOTAL bytes with indexes; 1.0-shaped copy: $P_ROWS rows, $P_TOTAL bytes"
+LEDGER_INDEXES=$(psql_db ledgerbytes -At -F ' ' -c "
+    SELECT c.relname, pg_relation_size(i.indexrelid)
+      FROM (SELECT relid FROM pg_partition_tree('fluxcredits.ledger')
+            UNION SELECT 'fluxcredits.ledger'::regclass) t
+      JOIN pg_index i ON i.indrelid = t.relid JOIN pg_class c ON c.oid = i.indexrelid
+     ORDER BY 2 DESC, 1")
+say "done: $L_ROWS charges in ${CHARGE_SECS}s"
+
+as_runner "$BINDIR/pg_ctl" stop -D "$TMP/data" -m fast >/dev/null
+STARTED=""
+# The server's errors (deadlocks and the like), with their context.
+SERVER_ERRORS=$RESULTS_DIR/last-server-errors.txt
+if grep -q -E '(ERROR|FATAL|PANIC):' "$TMP/server.log"; then
+    awk '/ (ERROR|FATAL|PANIC): / { keep = 1; print; next }
+         keep && (/^\t/ || / (DETAIL|HINT|CONTEXT|STATEMENT): /) { print; next }
+         { keep = 0 }' "$TMP/server.log" >"$SERVER_ERRORS"
+    SERVER_ERROR_COUNT=$(grep -c -E ' (ERROR|FATAL|PANIC): ' "$SERVER_ERRORS" || true)
+else
+    rm -f "$SERVER_ERRORS"
+    SERVER_ERROR_COUNT=0
+fi
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
+
+# ---------------------------------------------------------------------------
+# Report.
+# ---------------------------------------------------------------------------
+# Best (highest-TPS) run of each (workload, clients), its latency, and the
+# spread (best - worst) / best over the repetitions.
+BEST=$TMP/best.tsv
+awk -F'\t' '
+    $7 != "ok" { next }
+    { k = $1 "\t" $2
+      if (!(k in best) || $4 > best[k]) { best[k] = $4; lat[k] = $5 }
+      if (!(k in worst) || $4 < worst[k]) worst[k] = $4 }
+    END { for (k in best) printf "%s\t%s\t%s\t%.1f\n", k, best[k], lat[k],
+                                 (best[k] > 0 ? 100 * (best[k] - worst[k]) / best[k] : 0) }' "$RUNS" >"$BEST"
+
+describe() {
+    case $1 in
+        floor) echo "one statement: update a counter row, insert a ledger row (random Pro account)" ;;
+        peer) echo "PL/pgSQL peer_consume, compression, random Pro account" ;;
+        consume) echo "credits_consume, compression, random Pro account" ;;
+        peer_ai) echo "PL/pgSQL peer_consume, 1 AI credit, random Agency account" ;;
+        consume_ai) echo "credits_consume, 1 AI credit, random Agency account" ;;
+        peer_hot) echo "PL/pgSQL peer_consume, compression, one Pro account for all" ;;
+        consume_hot) echo "credits_consume, compression (unlimited), one Pro account for all" ;;
+        peer_hot_ai) echo "PL/pgSQL peer_consume, AI (2e9 a month, limited), one account for all" ;;
+        consume_hot_ai) echo "credits_consume, AI (2e9 a month, limited), one account for all" ;;
+        pk_select) echo "SELECT * FROM accounts WHERE account = \$1" ;;
+        usage) echo "SELECT * FROM credits_usage(random account)" ;;
+    esac
+}
+
+tps_of() { awk -F'\t' -v w="$1" -v c="$2" '$1 == w && $2 == c { print $3 }' "$BEST"; }
+ratio_of() { # a b clients: tps(a) / tps(b), or empty
+    local a b
+    a=$(tps_of "$1" "$3"); b=$(tps_of "$2" "$3")
+    if [ -n "$a" ] && [ -n "$b" ]; then
+        awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.2f", a / b }'
+    fi
+}
+ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 >= b + 0) }'; }
+
+REPORT=$TMP/report.md
+{
+    echo "# fluxcredits benchmark"
+    echo
+    echo "- command: \`$CMD\` (\`make bench\`)"
+    echo "- date: $START_DATE; fluxcredits at $ENV_GIT"
+    echo "- machine: $ENV_NPROC CPUs (\`nproc\`), $ENV_CPU; memory (\`free -g\`): $ENV_MEM;"
+    echo "  fdatasync of one 8kB write: ${FSYNC_RATE:-?}/s (pg_test_fsync); load average before: $LOAD_BEFORE, after: $LOAD_AFTER"
+    echo "- PostgreSQL $SERVER_VERSION, throwaway cluster: fsync and synchronous_commit on (defaults),"
+    echo "  shared_buffers 256MB, max_connections 50, unix socket only; pgbench on the same machine"
+    echo "- $ACCOUNTS accounts (a quarter on each plan, anchors spread over the last year,"
+    echo "  20% in DST zones); pgbench -n -M prepared -T $T, -j min(clients, 2), each (workload,"
+    echo "  clients) run $REPEAT time(s), runs interleaved, CHECKPOINT before each;"
+    echo "  **best run counts** (highest TPS; its mean latency); spread = (best - worst) / best"
+    [ "$PROFILE" = 1 ] && echo "- **BENCH_PROFILE=1: pg_stat_statements loaded (track = all): figures are skewed**"
+    [ -n "$LEDGER_NOTE" ] && echo "- note: $LEDGER_NOTE"
+    echo
+    echo "## Throughput"
+    echo
+    hdr="| workload |"; sep="|---|"
+    for c in $CLIENTS; do hdr+=" TPS $c cl. | ms |"; sep+="---:|---:|"; done
+    echo "$hdr spread | what |"
+    echo "$sep---:|---|"
+    for w in $WORKLOADS; do
+        row="| $w |"; spread=0
+        for c in $CLIENTS; do
+            line=$(awk -F'\t' -v w="$w" -v c="$c" '$1 == w && $2 == c' "$BEST")
+            if [ -n "$line" ]; then
+                row+=$(awk -F'\t' '{ printf " %.0f | %.3f |", $3, $4 }' <<<"$line")
+                s=$(cut -f5 <<<"$line"); ge "$s" "$spread" && spread=$s
+            else
+                row+=" - | - |"
+            fi
+        done
+        echo "$row ${spread}% | $(describe "$w") |"
+    done
+    echo
+    echo "## Ratios and targets"
+    echo
+    hdr="| ratio (TPS / TPS) |"; sep="|---|"
+    for c in $CLIENTS; do hdr+=" $c cl. |"; sep+="---:|"; done
+    echo "$hdr target | result |"
+    echo "$sep---|---|"
+    # name a b min target-clients ("all": every client count)
+    while read -r a b min at; do
+        contains "$WORKLOADS" "$a" && contains "$WORKLOADS" "$b" || continue
+        row="| $a / $b |"; verdict="PASS"; judged=0
+        for c in $CLIENTS; do
+            r=$(ratio_of "$a" "$b" "$c")
+            row+=" ${r:--} |"
+            if [ -n "$r" ] && { [ "$at" = all ] || [ "$at" = "$c" ]; }; then
+                judged=1
+                ge "$r" "$min" || verdict="FAIL"
+            fi
+        done
+        [ "$judged" = 1 ] || verdict="FAIL (no figure)"
+        if [ "$at" = all ]; then target=">= ${min}x at every count"; else target=">= ${min}x at $at cl."; fi
+        [ "$min" = 0 ] && { target="(context)"; verdict=""; }
+        echo "$row $target | $verdict |"
+    done <<'EOF'
+consume floor 0.9 16
+consume_ai floor 0.9 16
+consume peer 1.3 16
+consume_ai peer_ai 1.3 16
+consume_hot peer_hot 2 16
+consume_hot_ai peer_hot_ai 2 16
+usage pk_select 0.8 all
+peer floor 0 -
+consume_hot consume 0 -
+EOF
+    echo
+    if awk -F'\t' '$7 != "ok" { found = 1 } END { exit !found }' "$RUNS"; then
+        echo "## Failed runs (not counted above)"
+        echo
+        echo "| workload | clients | run | problem |"
+        echo "|---|---:|---:|---|"
+        awk -F'\t' '$7 != "ok" { gsub(/\|/, "\\|", $7); printf "| %s | %s | %s | %s |\n", $1, $2, $3, $7 }' "$RUNS"
+        echo
+    fi
+    echo "## Checks"
+    echo
+    printf '%s' "$CHECK_NOTES"
+    if [ "$SERVER_ERROR_COUNT" -gt 0 ]; then
+        echo "- the server logged $SERVER_ERROR_COUNT errors: bench/results/last-server-errors.txt"
+    else
+        echo "- the server logged no error"
+    fi
+    echo
+    echo "## billing_period: the C function against its SQL definition"
+    echo
+    if [ "$BP_STATUS" = ok ]; then
+        echo "\`bench/billing_period.sh\` (ROWS=$BP_ROWS, REPEAT=$BP_REPEAT; its own throwaway cluster, run first):"
+        echo
+        echo '```'
+        sed -n '/^zone /,$p' "$TMP/bp.out"
+        echo '```'
+        echo
+        BP_MIN=$(awk '/^zone /{ t = 1; next } t && NF >= 4 && $4 ~ /x$/ { r = $4; sub(/x$/, "", r);
+                      if (m == "" || r + 0 < m) m = r + 0 } END { print m }' "$TMP/bp.out")
+        if [ -n "$BP_MIN" ]; then
+            v=FAIL; ge "$BP_MIN" 10 && v=PASS
+            echo "| target | measured | result |"
+            echo "|---|---:|---|"
+            echo "| billing_period >= 10x the SQL definition (worst zone) | ${BP_MIN}x | $v |"
+        else
+            echo "(could not read the ratio from its output)"
+        fi
+    else
+        echo "not measured: bench/billing_period.sh $BP_STATUS"
+    fi
+    echo
+    echo "## Ledger bytes per charge"
+    echo
+    echo "$L_ROWS compression charges (\`credits_consume(..., image => gen_random_uuid()::text)\`,"
+    echo "$PRO Pro accounts, batches of $BATCH, ${CHARGE_SECS}s in one session) in a fresh database, then VACUUM:"
+    echo
+    if [ -n "$LEDGER_FAIL" ]; then
+        echo "**The charges failed after $done_charges of $CHARGES: $LEDGER_FAIL**"
+        echo
+    fi
+    [ "${L_ROWS:-0}" -gt 0 ] && [ "${P_ROWS:-0}" -gt 0 ] && awk -v rows="$L_ROWS" -v tot="$L_TOTAL" -v tab="$L_TABLE" -v idx="$L_INDEXES" -v sch="$L_SCHEMA" \
+        -v prows="$P_ROWS" -v ptot="$P_TOTAL" 'BEGIN {
+        v = (tot / rows <= 200) ? "PASS" : "FAIL"
+        print "| what | bytes | bytes per charge | target | result |"
+        print "|---|---:|---:|---|---|"
+        printf "| fluxcredits.ledger, indexes included | %d | **%.1f** | <= 200 | %s |\n", tot, tot / rows, v
+        printf "| of which the table (heap, TOAST, FSM, VM) | %d | %.1f | | |\n", tab, tab / rows
+        printf "| of which its indexes | %d | %.1f | | |\n", idx, idx / rows
+        printf "| growth of every fluxcredits table (counters too; batched charges leave dead versions) | %d | %.1f | | |\n", sch, sch / rows
+        printf "| the 1.0 ledger shape (bench copy), same rows by INSERT | %d | %.1f | | |\n", ptot, ptot / prows
+        print "| pgledger, reference figure | | 743 | | |"
+    }'
+    echo
+    [ "${L_ROWS:-0}" -gt 0 ] && echo "Indexes of the ledger: $(awk '{ printf "%s%s %.1f B/charge", (NR > 1 ? ", " : ""), $1, $2 / r }' r="$L_ROWS" <<<"$LEDGER_INDEXES")."
+    true
+} >"$REPORT"
+
+cp "$REPORT" "$RESULTS_DIR/last-run.md"
+cp "$RUNS" "$RESULTS_DIR/last-runs.tsv"
+echo
+cat "$REPORT"
+echo
+say "written to bench/results/last-run.md (every run: bench/results/last-runs.tsv)"
