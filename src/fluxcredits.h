@@ -137,7 +137,6 @@ extern void fc_scan_end(FcScan *s);
 extern SPIPlanPtr fc_plan(SPIPlanPtr *cache, const char *sql, int nargs,
 						  const Oid *argtypes);
 extern bool fc_get_int64(int col, int64 *value);
-extern bool fc_get_timestamptz(int col, TimestampTz *value);
 extern char *fc_get_text(int col);
 
 #endif							/* FLUXCREDITS_H */

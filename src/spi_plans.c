@@ -60,20 +60,6 @@ fc_get_int64(int col, int64 *value)
 	return true;
 }
 
-/* Column col of the first row, as timestamptz; false if NULL. */
-bool
-fc_get_timestamptz(int col, TimestampTz *value)
-{
-	bool		isnull;
-	Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-								  col, &isnull);
-
-	if (isnull)
-		return false;
-	*value = DatumGetTimestampTz(d);
-	return true;
-}
-
 /* Column col of the first row, as a palloc'd C string; NULL if NULL. */
 char *
 fc_get_text(int col)
