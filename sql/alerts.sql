@@ -47,6 +47,14 @@ SELECT fluxcredits.credits_consume('free-2', 'compression', 10, at => '2026-01-1
 SET fluxcredits.alert_thresholds = '';
 SELECT fluxcredits.credits_consume('free-2', 'compression', 10, at => '2026-01-10 00:00+00') > 0 AS charged;
 SELECT threshold FROM fluxcredits.alerts_sent WHERE account = 'free-2' ORDER BY threshold;
+-- Given in any order and with repeats, the thresholds are kept ascending and
+-- once: a charge records the ones it reached lowest first (ctid shows the
+-- order of the inserts), as every other session does.
+SET fluxcredits.alert_thresholds = '100,50,50';
+SHOW fluxcredits.alert_thresholds;
+SELECT fluxcredits.credits_open_account('free-3', 'Free', '2026-01-05 00:00+00');
+SELECT fluxcredits.credits_consume('free-3', 'compression', 20, at => '2026-01-10 00:00+00') > 0 AS charged;
+SELECT threshold FROM fluxcredits.alerts_sent WHERE account = 'free-3' ORDER BY ctid;
 SET fluxcredits.alert_thresholds = '80,101';
 SET fluxcredits.alert_thresholds = 'eighty';
 RESET fluxcredits.alert_thresholds;

@@ -36,6 +36,12 @@ typedef struct ThresholdList
 	int			values[FC_MAX_THRESHOLDS];
 } ThresholdList;
 
+static int
+cmp_threshold(const void *a, const void *b)
+{
+	return *(const int *) a - *(const int *) b;
+}
+
 static bool
 check_thresholds(char **newval, void **extra, GucSource source)
 {
@@ -77,6 +83,21 @@ check_thresholds(char **newval, void **extra, GucSource source)
 			return false;
 		}
 		list->values[list->count++] = (int) v;
+	}
+
+	/*
+	 * Ascending and without repeats, whatever the order given: every session
+	 * then records the thresholds a charge reached in the same order, so two
+	 * charges never wait for each other's alerts_sent rows crosswise.
+	 */
+	qsort(list->values, list->count, sizeof(int), cmp_threshold);
+	{
+		int			n = 0;
+
+		for (int i = 0; i < list->count; i++)
+			if (n == 0 || list->values[n - 1] != list->values[i])
+				list->values[n++] = list->values[i];
+		list->count = n;
 	}
 	*extra = list;
 	return true;

@@ -24,11 +24,13 @@
  */
 #include "fluxcredits.h"
 
+#include "access/xact.h"
 #include "billing_period.h"
 #include "catalog/pg_type_d.h"
 #include "utils/builtins.h"
 #include "miscadmin.h"
 #include "utils/guc.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -173,6 +175,15 @@ find_covering_charge(const FcCharge *a, TimestampTz period_start, int64 *charge)
  * slot with room is busy, or the caps leave no room.  With total (for
  * limited kinds, whose usage alerts need it), *total is the period's usage
  * after the charge as far as this transaction sees it.
+ *
+ * The statement runs in a subtransaction that a miss rolls back.  In READ
+ * COMMITTED, FOR UPDATE locks the newest version of a slot that another
+ * charge changed after this statement's snapshot, then rechecks the room on
+ * it; when the recheck fails, the slot is skipped but stays locked.  A miss
+ * goes on to wait for the account's lock, whose holder (the exact path, a
+ * refund, a plan change) may be waiting for that very slot: a deadlock.
+ * Rolling the subtransaction back drops such a stray lock, so a call that
+ * missed holds nothing new when it waits.
  */
 static int64
 charge_fast(const FcCharge *a, TimestampTz start, int64 *total)
@@ -209,7 +220,9 @@ charge_fast(const FcCharge *a, TimestampTz start, int64 *total)
 	TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID};
 	Datum		values[8];
 	char		nulls[8];
-	int64		id;
+	int64		id = -1;
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
 
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = CStringGetTextDatum(a->account);
@@ -222,21 +235,47 @@ charge_fast(const FcCharge *a, TimestampTz start, int64 *total)
 	nulls[6] = a->image ? ' ' : 'n';
 	values[7] = a->key ? CStringGetTextDatum(a->key) : (Datum) 0;
 	nulls[7] = a->key ? ' ' : 'n';
-	if (SPI_execute_plan(total == NULL ?
-						 fc_plan(&plan, FC_FAST_SQL, 8, types) :
-						 fc_plan(&plan_total,
-								 FC_FAST_SQL
-								 ", (SELECT sum(t.used) FROM fluxcredits.counters t"
-								 "    WHERE t.account = $1 AND t.period_start = $2"
-								 "      AND t.kind = $3::fluxcredits.credit_kind)::int8 + $4",
-								 8, types),
-						 values, nulls, false, 0) != SPI_OK_INSERT_RETURNING)
-		elog(ERROR, "fluxcredits: counter update failed");
-	if (SPI_processed != 1)
-		return -1;
-	fc_get_int64(1, &id);
-	if (total != NULL)
-		fc_get_int64(2, total);
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		if (SPI_execute_plan(total == NULL ?
+							 fc_plan(&plan, FC_FAST_SQL, 8, types) :
+							 fc_plan(&plan_total,
+									 FC_FAST_SQL
+									 ", (SELECT sum(t.used) FROM fluxcredits.counters t"
+									 "    WHERE t.account = $1 AND t.period_start = $2"
+									 "      AND t.kind = $3::fluxcredits.credit_kind)::int8 + $4",
+									 8, types),
+							 values, nulls, false, 0) != SPI_OK_INSERT_RETURNING)
+			elog(ERROR, "fluxcredits: counter update failed");
+		if (SPI_processed == 1)
+		{
+			fc_get_int64(1, &id);
+			if (total != NULL)
+				fc_get_int64(2, total);
+			ReleaseCurrentSubTransaction();
+		}
+		else
+			RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		/* leave the subtransaction before the error goes on up */
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
 	return id;
 }
 

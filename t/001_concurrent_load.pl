@@ -53,7 +53,9 @@ IPC::Run::run([ 'pgbench', '-n', '-h', $node->host, '-p', $node->port, '-c', 16,
 		'-T', 8, '-f', $node->basedir . '/hot.sql', 'postgres' ], '>', \$out, '2>', \$err);
 my ($hot_failed) = $out =~ /^number of failed transactions: (\d+)/m;
 my ($hot_tx) = $out =~ /^number of transactions actually processed: (\d+)/m;
-is($hot_failed, 0, "one account, 16 clients: $hot_tx transactions, none failed (no deadlock)");
+is($hot_failed, 0, "one account, 16 clients: $hot_tx transactions, none failed (no deadlock)")
+  or diag("pgbench:\n$out$err\nserver log:\n",
+	join('', grep { /deadlock|^\tProcess \d+/ } split /^/m, slurp_file($node->logfile)));
 is($node->safe_psql('postgres', 'SELECT count(*) FROM fluxcredits.credits_check()'), '0',
 	'one account, 16 clients: counters equal the ledger');
 my ($ai_used, $slots) = split /\|/, $node->safe_psql('postgres', q{
