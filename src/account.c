@@ -109,6 +109,25 @@ fc_timestamp_str(TimestampTz t)
 	return DatumGetCString(DirectFunctionCall1(timestamptz_out, TimestampTzGetDatum(t)));
 }
 
+/*
+ * The kind of a credit_kind Datum d (of the enum type typid), as read from a
+ * table.  The label 'ai' is looked up once per type.
+ */
+FcKind
+fc_kind_of(Datum d, Oid typid)
+{
+	static Oid	cached_type = InvalidOid;
+	static Oid	ai_label = InvalidOid;
+
+	if (typid != cached_type)
+	{
+		ai_label = DatumGetObjectId(DirectFunctionCall2(enum_in, CStringGetDatum("ai"),
+														ObjectIdGetDatum(typid)));
+		cached_type = typid;
+	}
+	return DatumGetObjectId(d) == ai_label ? FC_KIND_AI : FC_KIND_COMPRESSION;
+}
+
 const char *
 fc_kind_name(FcKind kind)
 {

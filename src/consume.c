@@ -24,13 +24,16 @@
  */
 #include "fluxcredits.h"
 
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "billing_period.h"
+#include "executor/tuptable.h"
+#include "storage/lmgr.h"
 #include "catalog/pg_type_d.h"
 #include "utils/builtins.h"
 #include "miscadmin.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
-#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -167,63 +170,119 @@ find_covering_charge(const FcCharge *a, TimestampTz period_start, int64 *charge)
 }
 
 /*
- * The fast path: count the charge on a counter slot of the period that has
- * room for it (or no cap) and that no other transaction holds, locking that
- * one row, and write its ledger row, in one statement (one executor start
- * instead of two, like the plain SQL it competes with).  Returns the charge
- * id, or -1 when there is no such slot: the period has no slot yet, every
- * slot with room is busy, or the caps leave no room.  With total (for
- * limited kinds, whose usage alerts need it), *total is the period's usage
- * after the charge as far as this transaction sees it.
+ * Lock a counter slot of the period with room for the charge (or no cap)
+ * that no other transaction holds.  Returns its number, or -1 when there is
+ * none: the period has no slot yet, every slot with room is busy, or the
+ * caps leave no room.  *total is the period's usage of the kind after the
+ * charge, as far as this transaction sees it (for the usage alerts).
  *
- * The statement runs in a subtransaction that a miss rolls back.  In READ
- * COMMITTED, FOR UPDATE locks the newest version of a slot that another
- * charge changed after this statement's snapshot, then rechecks the room on
- * it; when the recheck fails, the slot is skipped but stays locked.  A miss
- * goes on to wait for the account's lock, whose holder (the exact path, a
- * refund, a plan change) may be waiting for that very slot: a deadlock.
- * Rolling the subtransaction back drops such a stray lock, so a call that
- * missed holds nothing new when it waits.
+ * Done here rather than with SELECT ... FOR UPDATE SKIP LOCKED because of
+ * what that does in READ COMMITTED to a slot that another charge changed
+ * after the snapshot: it locks the newest version, rechecks the room on it
+ * and, when the recheck fails, skips the slot but keeps it locked.  A charge
+ * that then finds no slot waits for the account's lock, whose holder (the
+ * exact path, a refund, a plan change) may be waiting for that very slot: a
+ * deadlock (seen under 16 clients on one account).  Here the room is checked
+ * on the version that is then locked, without following its update chain:
+ * a lock succeeds only on a version nobody changed, so the check holds for
+ * it, and a slot that fails the check, is busy or was changed is left
+ * unlocked.  When a changed slot was skipped and nothing was found, the scan
+ * is repeated once on a newer snapshot.
+ */
+static int
+lock_slot(const FcCharge *a, TimestampTz start, int64 *total)
+{
+	static const char *const columns[] = {
+		"account", "period_start", "kind", "slot", "used", "cap"
+	};
+	static FcColumns cols = {.n = lengthof(columns), .names = columns};
+	static const Oid eqfuncs[2] = {F_TEXTEQ, F_TIMESTAMPTZ_EQ};
+	Datum		keys[2];
+	int			found = -1;
+
+	keys[0] = CStringGetTextDatum(a->account);
+	keys[1] = TimestampTzGetDatum(start);
+
+	/* this transaction's own earlier charges must be seen */
+	CommandCounterIncrement();
+	for (int attempt = 0; attempt < 2 && found < 0; attempt++)
+	{
+		Snapshot	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+		FcScan		scan;
+		HeapTuple	tuple;
+		TupleTableSlot *ts;
+		bool		changed = false;
+
+		*total = a->amount;
+		fc_scan_begin(&scan, "counters", "counters_pkey", &cols, 2, eqfuncs, keys, snapshot);
+		/* the table lock of SELECT ... FOR UPDATE */
+		LockRelationOid(RelationGetRelid(scan.heap), RowShareLock);
+		ts = table_slot_create(scan.heap, NULL);
+		while ((tuple = fc_scan_next(&scan)) != NULL)
+		{
+			TupleDesc	desc = RelationGetDescr(scan.heap);
+			bool		isnull;
+			int64		used;
+			int64		cap;
+			TM_FailureData tmfd;
+
+			if (fc_kind_of(heap_getattr(tuple, cols.attnos[2], desc, &isnull),
+						   TupleDescAttr(desc, cols.attnos[2] - 1)->atttypid) != a->kind)
+				continue;
+			used = DatumGetInt64(heap_getattr(tuple, cols.attnos[4], desc, &isnull));
+			*total += used;
+			if (found >= 0)
+				continue;		/* only summing now */
+			cap = DatumGetInt64(heap_getattr(tuple, cols.attnos[5], desc, &isnull));
+			if (!isnull && used + a->amount > cap)
+				continue;
+			switch (table_tuple_lock(scan.heap, &tuple->t_self, snapshot, ts,
+									 GetCurrentCommandId(true), LockTupleExclusive,
+									 LockWaitSkip, 0, &tmfd))
+			{
+				case TM_Ok:
+					found = DatumGetInt16(heap_getattr(tuple, cols.attnos[3], desc, &isnull));
+					break;
+				case TM_Updated:
+				case TM_Deleted:
+					changed = true;
+					break;
+				default:
+					break;		/* busy */
+			}
+		}
+		ExecDropSingleTupleTableSlot(ts);
+		fc_scan_end(&scan);
+		UnregisterSnapshot(snapshot);
+		if (!changed)
+			break;
+	}
+	return found;
+}
+
+/*
+ * The fast path: count the charge on a slot that lock_slot() locked, and
+ * write its ledger row, in one statement (one executor start instead of
+ * two, like the plain SQL it competes with).  Returns the charge id, or -1
+ * when there is no such slot.  With total (for limited kinds, whose usage
+ * alerts need it), *total is the period's usage after the charge.
  */
 static int64
 charge_fast(const FcCharge *a, TimestampTz start, int64 *total)
 {
-	/*
-	 * The slot is locked in a CTE of its own, materialized, so that it is
-	 * chosen and locked exactly once: as a sub-SELECT in the UPDATE's WHERE
-	 * it would be run again when the UPDATE rechecks a row that a concurrent
-	 * charge changed, could pick another slot then, and leave this call
-	 * holding a slot it did not count on (a deadlock with the exact path).
-	 */
-#define FC_FAST_SQL \
-	"WITH s AS MATERIALIZED (" \
-	"  SELECT s.slot FROM fluxcredits.counters s" \
-	"   WHERE s.account = $1 AND s.period_start = $2" \
-	"     AND s.kind = $3::fluxcredits.credit_kind" \
-	"     AND (s.cap IS NULL OR s.used + $4 <= s.cap)" \
-	"   ORDER BY s.slot LIMIT 1" \
-	"   FOR UPDATE SKIP LOCKED)," \
-	" c AS (" \
-	"  UPDATE fluxcredits.counters c SET used = c.used + $4" \
-	"    FROM s" \
-	"   WHERE c.account = $1 AND c.period_start = $2" \
-	"     AND c.kind = $3::fluxcredits.credit_kind AND c.slot = s.slot" \
-	"  RETURNING c.slot)" \
-	" INSERT INTO fluxcredits.ledger" \
-	"        (at, account, entry, kind, period_start, monthly, topup, image, idempotency_key)" \
-	" SELECT $5, $1, $6::fluxcredits.ledger_entry, $3::fluxcredits.credit_kind, $2, $4, 0, $7, $8" \
-	"   FROM c" \
-	" RETURNING id"
 	static SPIPlanPtr plan = NULL;
-	static SPIPlanPtr plan_total = NULL;
-	static const Oid types[8] = {TEXTOID, TIMESTAMPTZOID, TEXTOID, INT4OID,
-	TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		values[8];
-	char		nulls[8];
-	int64		id = -1;
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
+	static const Oid types[9] = {TEXTOID, TIMESTAMPTZOID, TEXTOID, INT4OID,
+	TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, INT2OID};
+	Datum		values[9];
+	char		nulls[9];
+	int64		sum;
+	int			slot = lock_slot(a, start, &sum);
+	int64		id;
 
+	if (slot < 0)
+		return -1;
+	if (total != NULL)
+		*total = sum;
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = CStringGetTextDatum(a->account);
 	values[1] = TimestampTzGetDatum(start);
@@ -235,47 +294,23 @@ charge_fast(const FcCharge *a, TimestampTz start, int64 *total)
 	nulls[6] = a->image ? ' ' : 'n';
 	values[7] = a->key ? CStringGetTextDatum(a->key) : (Datum) 0;
 	nulls[7] = a->key ? ' ' : 'n';
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		if (SPI_execute_plan(total == NULL ?
-							 fc_plan(&plan, FC_FAST_SQL, 8, types) :
-							 fc_plan(&plan_total,
-									 FC_FAST_SQL
-									 ", (SELECT sum(t.used) FROM fluxcredits.counters t"
-									 "    WHERE t.account = $1 AND t.period_start = $2"
-									 "      AND t.kind = $3::fluxcredits.credit_kind)::int8 + $4",
-									 8, types),
-							 values, nulls, false, 0) != SPI_OK_INSERT_RETURNING)
-			elog(ERROR, "fluxcredits: counter update failed");
-		if (SPI_processed == 1)
-		{
-			fc_get_int64(1, &id);
-			if (total != NULL)
-				fc_get_int64(2, total);
-			ReleaseCurrentSubTransaction();
-		}
-		else
-			RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		/* leave the subtransaction before the error goes on up */
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		ReThrowError(edata);
-	}
-	PG_END_TRY();
+	values[8] = Int16GetDatum((int16) slot);
+	if (SPI_execute_plan(fc_plan(&plan,
+								 "WITH c AS ("
+								 "  UPDATE fluxcredits.counters c SET used = c.used + $4"
+								 "   WHERE c.account = $1 AND c.period_start = $2"
+								 "     AND c.kind = $3::fluxcredits.credit_kind AND c.slot = $9"
+								 "  RETURNING c.slot)"
+								 " INSERT INTO fluxcredits.ledger"
+								 "        (at, account, entry, kind, period_start, monthly, topup, image, idempotency_key)"
+								 " SELECT $5, $1, $6::fluxcredits.ledger_entry, $3::fluxcredits.credit_kind, $2, $4, 0, $7, $8"
+								 "   FROM c"
+								 " RETURNING id",
+								 9, types),
+						 values, nulls, false, 0) != SPI_OK_INSERT_RETURNING ||
+		SPI_processed != 1)
+		elog(ERROR, "fluxcredits: the locked counter slot %d was not updated", slot);
+	fc_get_int64(1, &id);
 	return id;
 }
 

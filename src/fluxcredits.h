@@ -86,6 +86,7 @@ extern char *fc_arg_text(FunctionCallInfo fcinfo, int argno, const char *name,
 extern TimestampTz fc_arg_at(FunctionCallInfo fcinfo, int argno);
 extern FcKind fc_arg_kind(FunctionCallInfo fcinfo, int argno);
 extern const char *fc_kind_name(FcKind kind);
+extern FcKind fc_kind_of(Datum d, Oid typid);
 extern char *fc_timestamp_str(TimestampTz t);
 extern void fc_account_load(const char *account, Snapshot snapshot, FcAccount *acc);
 extern void fc_account_period(const FcAccount *acc, TimestampTz at, bool for_write,

@@ -39,25 +39,6 @@ enum
 	U_NCOLUMNS
 };
 
-/*
- * Is the credit_kind Datum d (of enum type typid) the label 'ai'?  The
- * label's OID is looked up once per type.
- */
-static bool
-kind_is_ai(Datum d, Oid typid)
-{
-	static Oid	cached_type = InvalidOid;
-	static Oid	ai_label = InvalidOid;
-
-	if (typid != cached_type)
-	{
-		ai_label = DatumGetObjectId(DirectFunctionCall2(enum_in, CStringGetDatum("ai"),
-														ObjectIdGetDatum(typid)));
-		cached_type = typid;
-	}
-	return DatumGetObjectId(d) == ai_label;
-}
-
 /* credits_usage(account, at) */
 PG_FUNCTION_INFO_V1(fc_credits_usage);
 Datum
@@ -114,8 +95,8 @@ fc_credits_usage(PG_FUNCTION_ARGS)
 		int64		used = DatumGetInt64(heap_getattr(tuple, ccols.attnos[3], desc, &isnull));
 		int64		topup_used = DatumGetInt64(heap_getattr(tuple, ccols.attnos[4], desc, &isnull));
 
-		if (kind_is_ai(heap_getattr(tuple, ccols.attnos[2], desc, &isnull),
-					   TupleDescAttr(desc, ccols.attnos[2] - 1)->atttypid))
+		if (fc_kind_of(heap_getattr(tuple, ccols.attnos[2], desc, &isnull),
+					   TupleDescAttr(desc, ccols.attnos[2] - 1)->atttypid) == FC_KIND_AI)
 		{
 			ai_used += used;
 			ai_topup_used += topup_used;
@@ -136,8 +117,8 @@ fc_credits_usage(PG_FUNCTION_ARGS)
 	{
 		TupleDesc	desc = RelationGetDescr(scan.heap);
 		char	   *state = TextDatumGetCString(heap_getattr(tuple, rcols.attnos[6], desc, &isnull));
-		bool		ai = kind_is_ai(heap_getattr(tuple, rcols.attnos[1], desc, &isnull),
-									 TupleDescAttr(desc, rcols.attnos[1] - 1)->atttypid);
+		bool		ai = fc_kind_of(heap_getattr(tuple, rcols.attnos[1], desc, &isnull),
+									TupleDescAttr(desc, rcols.attnos[1] - 1)->atttypid) == FC_KIND_AI;
 		bool		this_period = DatumGetTimestampTz(heap_getattr(tuple, rcols.attnos[2], desc, &isnull)) == start;
 		int64		monthly = DatumGetInt64(heap_getattr(tuple, rcols.attnos[3], desc, &isnull));
 		int64		topup = DatumGetInt64(heap_getattr(tuple, rcols.attnos[4], desc, &isnull));
