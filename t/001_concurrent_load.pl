@@ -64,5 +64,50 @@ my ($ai_used, $slots) = split /\|/, $node->safe_psql('postgres', q{
 cmp_ok($ai_used, '<=', 3000, "one account, 16 clients: $ai_used AI credits used of 3000");
 cmp_ok($slots, '>', 1, "one account, 16 clients: its compression counter grew to $slots slots");
 
+# One account charged several times per transaction (as the charge() trigger
+# does on a multi-row INSERT) by one client, while 15 clients charge it one
+# call at a time; both kinds limited, so charges keep taking the exact path.
+# The multi-charge transaction holds its first charge's slot while a later
+# charge needs the account's lock: no deadlock, no failed transaction.
+$node->safe_psql('postgres', q{
+	INSERT INTO fluxcredits.plans VALUES ('Busy', 20000, 3000);
+	SELECT fluxcredits.credits_open_account('busy', 'Busy', now() - interval '3 days');
+});
+FluxLoad::write_file($node->basedir . '/single.sql', q{
+\set k random(0, 1)
+SELECT fluxcredits.credits_try_consume('busy', (CASE :k WHEN 0 THEN 'compression' ELSE 'ai' END)::fluxcredits.credit_kind);
+});
+FluxLoad::write_file($node->basedir . '/multi.sql', q{
+\set k1 random(0, 1)
+\set k2 random(0, 1)
+\set n random(1, 20)
+BEGIN;
+SELECT fluxcredits.credits_try_consume('busy', (CASE :k1 WHEN 0 THEN 'compression' ELSE 'ai' END)::fluxcredits.credit_kind);
+SELECT fluxcredits.credits_try_consume('busy', (CASE :k2 WHEN 0 THEN 'compression' ELSE 'ai' END)::fluxcredits.credit_kind, :n);
+SELECT fluxcredits.credits_try_consume('busy', 'ai');
+COMMIT;
+});
+my ($mout, $merr, $sout, $serr) = ('', '', '', '');
+my $multi = IPC::Run::start([ 'pgbench', '-n', '-h', $node->host, '-p', $node->port, '-c', 1,
+		'-T', 8, '-f', $node->basedir . '/multi.sql', 'postgres' ], '>', \$mout, '2>', \$merr);
+IPC::Run::run([ 'pgbench', '-n', '-h', $node->host, '-p', $node->port, '-c', 15, '-j', 2,
+		'-T', 8, '-f', $node->basedir . '/single.sql', 'postgres' ], '>', \$sout, '2>', \$serr);
+$multi->finish;
+my ($m_failed) = $mout =~ /^number of failed transactions: (\d+)/m;
+my ($m_tx) = $mout =~ /^number of transactions actually processed: (\d+)/m;
+my ($s_failed) = $sout =~ /^number of failed transactions: (\d+)/m;
+my ($s_tx) = $sout =~ /^number of transactions actually processed: (\d+)/m;
+ok(defined $m_failed && defined $s_failed && $m_failed == 0 && $s_failed == 0 && $m_tx > 0,
+	"three charges per transaction (" . ($m_tx // '?') . " transactions) among 15 single-charge clients ("
+	  . ($s_tx // '?') . "): none failed (no deadlock)")
+  or diag("pgbench (multi):\n$mout$merr\npgbench (single):\n$sout$serr\nserver log:\n",
+	join('', grep { /deadlock|^\tProcess \d+/ } split /^/m, slurp_file($node->logfile)));
+is($node->safe_psql('postgres', 'SELECT count(*) FROM fluxcredits.credits_check()'), '0',
+	'three charges per transaction: counters equal the ledger');
+my ($busy_ai, $busy_comp) = split /\|/, $node->safe_psql('postgres', q{
+	SELECT ia_credits_used, compressor_used FROM fluxcredits.credits_usage('busy')});
+ok($busy_ai == 3000 && $busy_comp <= 20000,
+	"three charges per transaction: $busy_ai AI credits used of 3000, $busy_comp compression of 20000");
+
 $node->stop;
 done_testing();
