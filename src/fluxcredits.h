@@ -12,9 +12,14 @@
  *	   writer but the fast path: top-ups, refunds, plan changes, the exact
  *	   path (_charge_slow) and a charge creating a counter slot;
  *	3. counter slot rows, in slot order when more than one.
- * The fast path of a charge locks one counter slot with room (FOR UPDATE
- * SKIP LOCKED) and nothing else, so charges of one account scale with the
- * number of slots.  Readers (credits_usage) take no lock.
+ * The fast path of a charge locks one counter slot with room, never waiting
+ * and never leaving a lock on a slot it does not use (consume.c,
+ * lock_slot), and nothing else, so charges of one account scale with the
+ * number of slots.  A transaction may hold slots of its earlier charges
+ * when a later one waits for the account's row, so the exact path of a
+ * charge never waits for a slot under that lock: it gives the lock up,
+ * waits for the slot, and starts over (consume.c, charge_exact).  Readers
+ * (credits_usage) take no lock.
  *
  *-------------------------------------------------------------------------
  */
