@@ -34,7 +34,6 @@
 #include "miscadmin.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
-#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -404,103 +403,12 @@ charge_slow(const FcCharge *a, TimestampTz start, TimestampTz end,
 	return ok;
 }
 
-/* The account's row lock, waiting for it as long as it takes. */
-static void
-lock_account_row(const FcCharge *a)
-{
-	static SPIPlanPtr plan = NULL;
-	static const Oid types[1] = {TEXTOID};
-	Datum		values[1];
-
-	values[0] = CStringGetTextDatum(a->account);
-	if (SPI_execute_plan(fc_plan(&plan,
-								 "SELECT FROM fluxcredits.accounts a WHERE a.account = $1 FOR NO KEY UPDATE",
-								 1, types),
-						 values, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "fluxcredits: account lock failed");
-}
-
 /*
- * Wait until no other transaction holds a counter slot of the period,
- * without keeping any: each busy slot is locked in a subtransaction that is
- * rolled back at once.  Returns false when no slot was busy.
- */
-static bool
-wait_for_slots(const FcCharge *a, TimestampTz start)
-{
-	static SPIPlanPtr busy_plan = NULL;
-	static SPIPlanPtr wait_plan = NULL;
-	static const Oid types[4] = {TEXTOID, TIMESTAMPTZOID, TEXTOID, INT2OID};
-	Datum		values[4];
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	int16	   *busy;
-	int			nbusy = 0;
-
-	values[0] = CStringGetTextDatum(a->account);
-	values[1] = TimestampTzGetDatum(start);
-	values[2] = CStringGetTextDatum(fc_kind_name(a->kind));
-
-	/* the busy slots: those FOR UPDATE SKIP LOCKED leaves out */
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	if (SPI_execute_plan(fc_plan(&busy_plan,
-								 "SELECT c.slot FROM fluxcredits.counters c"
-								 " WHERE c.account = $1 AND c.period_start = $2"
-								 "   AND c.kind = $3::fluxcredits.credit_kind"
-								 "   AND c.slot NOT IN (SELECT f.slot FROM fluxcredits.counters f"
-								 "                       WHERE f.account = $1 AND f.period_start = $2"
-								 "                         AND f.kind = $3::fluxcredits.credit_kind"
-								 "                       FOR UPDATE SKIP LOCKED)"
-								 " ORDER BY c.slot",
-								 3, types),
-						 values, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "fluxcredits: slot scan failed");
-	busy = palloc(sizeof(int16) * (SPI_processed + 1));
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-
-		busy[nbusy++] = DatumGetInt16(SPI_getbinval(SPI_tuptable->vals[i],
-													 SPI_tuptable->tupdesc, 1, &isnull));
-	}
-	RollbackAndReleaseCurrentSubTransaction();
-	MemoryContextSwitchTo(cxt);
-	CurrentResourceOwner = owner;
-
-	for (int i = 0; i < nbusy; i++)
-	{
-		values[3] = Int16GetDatum(busy[i]);
-		BeginInternalSubTransaction(NULL);
-		MemoryContextSwitchTo(cxt);
-		if (SPI_execute_plan(fc_plan(&wait_plan,
-									 "SELECT FROM fluxcredits.counters c"
-									 " WHERE c.account = $1 AND c.period_start = $2"
-									 "   AND c.kind = $3::fluxcredits.credit_kind AND c.slot = $4"
-									 " FOR UPDATE",
-									 4, types),
-							 values, NULL, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "fluxcredits: slot wait failed");
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	return nbusy > 0;
-}
-
-/*
- * The exact path, under the account's lock (charge_first_slot, then
- * charge_slow).  It needs every slot of the period, which charges of other
- * transactions may hold; and a transaction that charged the account before
- * (the trigger on a multi-row INSERT, several calls in one transaction)
- * holds a slot while its next charge waits for the account's lock.  Waiting
- * for a slot under the account's lock would then be a deadlock.  So the
- * account's lock is taken first (waiting as long as it takes), and the rest
- * runs in a subtransaction with lock_timeout at 1 ms: when a lock is not
- * granted, the subtransaction is rolled back (releasing the account), the
- * busy slots are waited for without keeping them, and it starts over.  An
- * attempt after one that found nothing to wait for (the lock it missed was
- * not a slot), and any attempt after the eighth, waits as long as it takes.
+ * The exact path: the period's first slot (charge_first_slot), else the
+ * decision on the totals (charge_slow), under the account's lock, which
+ * fc_under_account() takes so that it is never held while waiting for a
+ * slot (a transaction that charged the account before keeps its slot while
+ * its next charge waits for the account).
  */
 typedef enum FcExact
 {
@@ -509,65 +417,54 @@ typedef enum FcExact
 	FC_EXACT_REFUSED			/* does not fit */
 } FcExact;
 
+typedef struct FcExactWork
+{
+	const FcCharge *a;
+	TimestampTz start;
+	TimestampTz end;
+	FcExact		result;
+	int64		monthly;
+	int64		topup;
+	int64		used;
+	int64		lim;
+	int64		balance;
+} FcExactWork;
+
+static void
+exact_work(void *arg)
+{
+	FcExactWork *w = (FcExactWork *) arg;
+
+	w->monthly = w->a->amount;
+	w->topup = 0;
+	if (charge_first_slot(w->a, w->start, w->end))
+		w->result = FC_EXACT_FIRST_SLOT;
+	else if (charge_slow(w->a, w->start, w->end, &w->monthly, &w->topup, &w->used,
+						 &w->lim, &w->balance))
+		w->result = FC_EXACT_CHARGED;
+	else
+		w->result = FC_EXACT_REFUSED;
+}
+
 static FcExact
 charge_exact(const FcCharge *a, TimestampTz start, TimestampTz end,
 			 int64 *monthly, int64 *topup, int64 *used, int64 *lim, int64 *balance)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	volatile bool patient = false;
+	FcExactWork w = {.a = a, .start = start, .end = end};
+	FcSlotSet	set = {.account = a->account, .kind = fc_kind_name(a->kind),
+	.any_period = false, .period_start = start};
 
-	for (volatile int attempt = 1;; attempt++)
+	fc_under_account(&set, exact_work, &w);
+	*monthly = w.monthly;
+	*topup = w.topup;
+	if (w.result != FC_EXACT_FIRST_SLOT)
 	{
-		volatile FcExact result = FC_EXACT_REFUSED;
-		volatile bool retry = false;
-
-		BeginInternalSubTransaction(NULL);
-		MemoryContextSwitchTo(cxt);
-		PG_TRY();
-		{
-			lock_account_row(a);
-			if (!patient)
-			{
-				int			nest = NewGUCNestLevel();
-
-				(void) set_config_option("lock_timeout", "1", PGC_USERSET, PGC_S_SESSION,
-										 GUC_ACTION_SAVE, true, 0, false);
-				if (charge_first_slot(a, start, end))
-					result = FC_EXACT_FIRST_SLOT;
-				else if (charge_slow(a, start, end, monthly, topup, used, lim, balance))
-					result = FC_EXACT_CHARGED;
-				AtEOXact_GUC(true, nest);
-			}
-			else if (charge_first_slot(a, start, end))
-				result = FC_EXACT_FIRST_SLOT;
-			else if (charge_slow(a, start, end, monthly, topup, used, lim, balance))
-				result = FC_EXACT_CHARGED;
-			ReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(cxt);
-			CurrentResourceOwner = owner;
-		}
-		PG_CATCH();
-		{
-			ErrorData  *edata;
-
-			MemoryContextSwitchTo(cxt);
-			edata = CopyErrorData();
-			FlushErrorState();
-			RollbackAndReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(cxt);
-			CurrentResourceOwner = owner;
-			if (patient || edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
-				ReThrowError(edata);
-			FreeErrorData(edata);
-			retry = true;
-		}
-		PG_END_TRY();
-		if (!retry)
-			return result;
-		(void) wait_for_slots(a, start);
-		patient = attempt >= 8;
+		/* the figures charge_slow read under the lock */
+		*used = w.used;
+		*lim = w.lim;
+		*balance = w.balance;
 	}
+	return w.result;
 }
 
 /* Write the charge's ledger row.  Returns its id. */

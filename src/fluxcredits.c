@@ -4,8 +4,9 @@
  *	  Module entry point.  Each concern lives in its own file:
  *	  billing_period.c (periods), account.c (arguments, accounts),
  *	  consume.c (charging), trigger.c (the charge() trigger), alerts.c
- *	  (usage alerts), locks.c (advisory locks), usage.c (read-out),
- *	  spi_plans.c (SPI plans).
+ *	  (usage alerts), locks.c (advisory locks), account_lock.c (the
+ *	  account's lock for writers that need every slot), usage.c
+ *	  (read-out), relscan.c (index reads), spi_plans.c (SPI plans).
  *
  *-------------------------------------------------------------------------
  */

@@ -103,6 +103,17 @@ extern void fc_alert_after_charge(const char *account, FcKind kind,
 								  TimestampTz start, TimestampTz end,
 								  int64 used, int64 limit);
 
+/* account_lock.c */
+typedef struct FcSlotSet
+{
+	const char *account;
+	const char *kind;			/* credit_kind label; NULL: every kind */
+	bool		any_period;		/* every period, or only period_start's */
+	TimestampTz period_start;
+} FcSlotSet;
+
+extern void fc_under_account(const FcSlotSet *set, void (*work) (void *arg), void *arg);
+
 /* locks.c */
 extern void fc_lock_key(const char *account, const char *key);
 extern void fc_lock_image(const char *account, const char *image,

@@ -4,10 +4,7 @@
 # step that sql/fluxcredits--A--B.sql provides, and compares the result with
 # a fresh install at the newest version: the objects the extension owns
 # (what \dx+ lists), every function's definition, every table's columns,
-# indexes and constraints, and the seeded plans.  With only 1.0 released the
-# chain has no step yet; the test then checks that the walk finds 1.0 and
-# that an install compares equal to itself, and it starts to bite with the
-# first fluxcredits--1.0--1.1.sql.
+# indexes and constraints, privileges, comments and the seeded plans.
 use strict;
 use warnings;
 use FindBin;
@@ -70,6 +67,17 @@ my $describe = q{
 	SELECT format('trigger %s', pg_get_triggerdef(t.oid))
 	  FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
 	 WHERE c.relnamespace = 'fluxcredits'::regnamespace AND NOT t.tgisinternal
+	UNION ALL
+	SELECT format('acl %s %s', p.oid::regprocedure, p.proacl)
+	  FROM pg_proc p WHERE p.pronamespace = 'fluxcredits'::regnamespace
+	UNION ALL
+	SELECT format('acl %s %s', c.oid::regclass, c.relacl)
+	  FROM pg_class c WHERE c.relnamespace = 'fluxcredits'::regnamespace
+	UNION ALL
+	SELECT format('comment %s: %s', pg_describe_object(d.classoid, d.objoid, d.objsubid), d.description)
+	  FROM pg_description d
+	  JOIN pg_depend e ON e.classid = d.classoid AND e.objid = d.objoid AND e.deptype = 'e'
+	 WHERE e.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'fluxcredits')
 	UNION ALL
 	SELECT format('plan %s %s %s', name, compression_limit, ai_monthly) FROM fluxcredits.plans
 	UNION ALL
