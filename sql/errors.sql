@@ -463,6 +463,21 @@ TRUNCATE fluxcredits.ledger;
 \echo :LAST_ERROR_SQLSTATE
 
 --------------------------------------------------------------------------
+-- A read-only transaction: a charge is refused before it locks anything,
+-- though acme's counter slots of the period have room (no transaction id
+-- was assigned)
+--------------------------------------------------------------------------
+BEGIN READ ONLY;
+SAVEPOINT s;
+SELECT fluxcredits.credits_consume('acme', 'compression', at => '2026-02-01 13:00+00');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO s;
+SELECT fluxcredits.credits_try_consume('acme', 'ai', at => '2026-02-01 13:00+00');
+ROLLBACK TO s;
+SELECT pg_current_xact_id_if_assigned() IS NULL AS nothing_locked;
+ROLLBACK;
+
+--------------------------------------------------------------------------
 -- A refund dated before its charge
 --------------------------------------------------------------------------
 SELECT fluxcredits.credits_refund(:charge_c, '2026-02-01 11:00+00');

@@ -549,6 +549,12 @@ fc_consume(const FcCharge *req, bool raise)
 				limit,
 				total = 0;
 
+	/* before anything is locked (the slot lock below is not SQL's FOR UPDATE) */
+	if (XactReadOnly)
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot charge credits in a read-only transaction")));
+
 	SPI_connect();
 	fc_account_load(a.account, GetTransactionSnapshot(), &acc);
 	fc_account_period(&acc, a.at, true, &start, &end);
