@@ -46,6 +46,13 @@ slot_args(const FcSlotSet *set, Datum *values, char *nulls)
 	"   AND ($2::text IS NULL OR c.kind = $2::fluxcredits.credit_kind)" \
 	"   AND ($3::timestamptz IS NULL OR c.period_start = $3)"
 
+/*
+ * Run plan in a subtransaction that is rolled back at once, keeping its
+ * result (slot, period_start, kind of each row, when slots is not NULL) but
+ * none of its locks.  An error (a cancel, a deadlock) leaves the
+ * subtransaction before it goes on up, so that a caller's own
+ * subtransaction (a PL/pgSQL EXCEPTION block) is the one it then ends.
+ */
 static void
 run_in_subxact_rollback(SPIPlanPtr plan, Datum *values, char *nulls, uint64 *n,
 						int16 **slots, TimestampTz **periods, char ***kinds)
@@ -55,25 +62,41 @@ run_in_subxact_rollback(SPIPlanPtr plan, Datum *values, char *nulls, uint64 *n,
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
-	if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "fluxcredits: slot scan failed");
-	*n = SPI_processed;
-	if (slots != NULL)
+	PG_TRY();
 	{
-		*slots = palloc(sizeof(int16) * (SPI_processed + 1));
-		*periods = palloc(sizeof(TimestampTz) * (SPI_processed + 1));
-		*kinds = palloc(sizeof(char *) * (SPI_processed + 1));
-		for (uint64 i = 0; i < SPI_processed; i++)
+		if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "fluxcredits: slot scan failed");
+		*n = SPI_processed;
+		if (slots != NULL)
 		{
-			bool		isnull;
-			HeapTuple	t = SPI_tuptable->vals[i];
-			TupleDesc	d = SPI_tuptable->tupdesc;
+			*slots = palloc(sizeof(int16) * (SPI_processed + 1));
+			*periods = palloc(sizeof(TimestampTz) * (SPI_processed + 1));
+			*kinds = palloc(sizeof(char *) * (SPI_processed + 1));
+			for (uint64 i = 0; i < SPI_processed; i++)
+			{
+				bool		isnull;
+				HeapTuple	t = SPI_tuptable->vals[i];
+				TupleDesc	d = SPI_tuptable->tupdesc;
 
-			(*slots)[i] = DatumGetInt16(SPI_getbinval(t, d, 1, &isnull));
-			(*periods)[i] = DatumGetTimestampTz(SPI_getbinval(t, d, 2, &isnull));
-			(*kinds)[i] = SPI_getvalue(t, d, 3);
+				(*slots)[i] = DatumGetInt16(SPI_getbinval(t, d, 1, &isnull));
+				(*periods)[i] = DatumGetTimestampTz(SPI_getbinval(t, d, 2, &isnull));
+				(*kinds)[i] = SPI_getvalue(t, d, 3);
+			}
 		}
 	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
 	RollbackAndReleaseCurrentSubTransaction();
 	MemoryContextSwitchTo(cxt);
 	CurrentResourceOwner = owner;
