@@ -27,9 +27,7 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "billing_period.h"
-#include "executor/executor.h"
 #include "executor/tuptable.h"
-#include "nodes/makefuncs.h"
 #include "storage/lmgr.h"
 #include "catalog/pg_type_d.h"
 #include "utils/builtins.h"
@@ -172,46 +170,27 @@ find_covering_charge(const FcCharge *a, TimestampTz period_start, int64 *charge)
 }
 
 /*
- * The index entries of a counter slot's new version, when its update could
- * not be HOT (the executor's routine, with a throwaway executor state).
- */
-static void
-insert_slot_index_entries(Relation rel, TupleTableSlot *ts)
-{
-	EState	   *estate = CreateExecutorState();
-	ResultRelInfo *rri = makeNode(ResultRelInfo);
-
-	InitResultRelInfo(rri, rel, 1, NULL, 0);
-	ExecOpenIndices(rri, false);
-	(void) ExecInsertIndexTuples(rri, ts, estate, false, false, NULL, NIL);
-	ExecCloseIndices(rri);
-	FreeExecutorState(estate);
-}
-
-/*
- * Count the charge on a counter slot of the period that has room for it (or
- * no cap) and that no other transaction holds.  Returns the slot's number,
- * or -1 when there is none: the period has no slot yet, every slot with
- * room is busy, or the caps leave no room.  *total is the period's usage of
- * the kind after the charge, as far as this transaction sees it (for the
- * usage alerts).
+ * Lock a counter slot of the period with room for the charge (or no cap)
+ * that no other transaction holds.  Returns its number, or -1 when there is
+ * none: the period has no slot yet, every slot with room is busy, or the
+ * caps leave no room.  *total is the period's usage of the kind after the
+ * charge, as far as this transaction sees it (for the usage alerts).
  *
- * Done here rather than in SQL for two reasons.  SELECT ... FOR UPDATE SKIP
- * LOCKED, in READ COMMITTED, locks the newest version of a slot that another
- * charge changed after the snapshot, rechecks the room on it and, when the
- * recheck fails, skips the slot but keeps it locked; a charge that then
- * finds no slot waits for the account's lock, whose holder (the exact path,
- * a refund, a plan change) may be waiting for that very slot: a deadlock
- * (seen under 16 clients on one account).  And a lock followed by an UPDATE
- * writes the slot twice.  Here the room is checked on the version read and
- * that very version is updated without waiting and without following its
- * update chain: the update succeeds only on a version nobody changed or
- * holds, so the check holds for it, and a slot that is full, busy or was
- * changed is left as it is.  When a changed slot was skipped and nothing
- * was found, the scan is repeated once on a newer snapshot.
+ * Done here rather than with SELECT ... FOR UPDATE SKIP LOCKED because of
+ * what that does in READ COMMITTED to a slot that another charge changed
+ * after the snapshot: it locks the newest version, rechecks the room on it
+ * and, when the recheck fails, skips the slot but keeps it locked.  A charge
+ * that then finds no slot waits for the account's lock, whose holder (the
+ * exact path, a refund, a plan change) may be waiting for that very slot: a
+ * deadlock (seen under 16 clients on one account).  Here the room is checked
+ * on the version that is then locked, without following its update chain:
+ * a lock succeeds only on a version nobody changed, so the check holds for
+ * it, and a slot that fails the check, is busy or was changed is left
+ * unlocked.  When a changed slot was skipped and nothing was found, the scan
+ * is repeated once on a newer snapshot.
  */
 static int
-charge_slot(const FcCharge *a, TimestampTz start, int64 *total)
+lock_slot(const FcCharge *a, TimestampTz start, int64 *total)
 {
 	static const char *const columns[] = {
 		"account", "period_start", "kind", "slot", "used", "cap"
@@ -232,20 +211,20 @@ charge_slot(const FcCharge *a, TimestampTz start, int64 *total)
 		FcScan		scan;
 		HeapTuple	tuple;
 		TupleTableSlot *ts;
-		TupleDesc	desc;
 		bool		changed = false;
 
 		*total = a->amount;
 		fc_scan_begin(&scan, "counters", "counters_pkey", &cols, 2, eqfuncs, keys, snapshot);
-		/* the table lock of an UPDATE */
-		LockRelationOid(RelationGetRelid(scan.heap), RowExclusiveLock);
-		desc = RelationGetDescr(scan.heap);
-		ts = MakeSingleTupleTableSlot(desc, &TTSOpsHeapTuple);
+		/* the table lock of SELECT ... FOR UPDATE */
+		LockRelationOid(RelationGetRelid(scan.heap), RowShareLock);
+		ts = table_slot_create(scan.heap, NULL);
 		while ((tuple = fc_scan_next(&scan)) != NULL)
 		{
+			TupleDesc	desc = RelationGetDescr(scan.heap);
 			bool		isnull;
 			int64		used;
 			int64		cap;
+			TM_FailureData tmfd;
 
 			if (fc_kind_of(heap_getattr(tuple, cols.attnos[2], desc, &isnull),
 						   TupleDescAttr(desc, cols.attnos[2] - 1)->atttypid) != a->kind)
@@ -257,37 +236,19 @@ charge_slot(const FcCharge *a, TimestampTz start, int64 *total)
 			cap = DatumGetInt64(heap_getattr(tuple, cols.attnos[5], desc, &isnull));
 			if (!isnull && used + a->amount > cap)
 				continue;
+			switch (table_tuple_lock(scan.heap, &tuple->t_self, snapshot, ts,
+									 GetCurrentCommandId(true), LockTupleExclusive,
+									 LockWaitSkip, 0, &tmfd))
 			{
-				Datum	   *values = palloc0(sizeof(Datum) * desc->natts);
-				bool	   *nulls = palloc0(sizeof(bool) * desc->natts);
-				bool	   *replace = palloc0(sizeof(bool) * desc->natts);
-				HeapTuple	newtup;
-				TM_FailureData tmfd;
-				LockTupleMode lockmode;
-				bool		update_indexes;
-
-				values[cols.attnos[4] - 1] = Int64GetDatum(used + a->amount);
-				replace[cols.attnos[4] - 1] = true;
-				newtup = heap_modify_tuple(tuple, desc, values, nulls, replace);
-				ExecStoreHeapTuple(newtup, ts, true);
-				switch (table_tuple_update(scan.heap, &tuple->t_self, ts,
-										   GetCurrentCommandId(true), snapshot,
-										   InvalidSnapshot, false, &tmfd, &lockmode,
-										   &update_indexes))
-				{
-					case TM_Ok:
-						found = DatumGetInt16(heap_getattr(tuple, cols.attnos[3], desc, &isnull));
-						if (update_indexes)
-							insert_slot_index_entries(scan.heap, ts);
-						break;
-					case TM_Updated:
-					case TM_Deleted:
-						changed = true;
-						break;
-					default:
-						break;	/* busy */
-				}
-				ExecClearTuple(ts);
+				case TM_Ok:
+					found = DatumGetInt16(heap_getattr(tuple, cols.attnos[3], desc, &isnull));
+					break;
+				case TM_Updated:
+				case TM_Deleted:
+					changed = true;
+					break;
+				default:
+					break;		/* busy */
 			}
 		}
 		ExecDropSingleTupleTableSlot(ts);
@@ -300,23 +261,25 @@ charge_slot(const FcCharge *a, TimestampTz start, int64 *total)
 }
 
 /*
- * The fast path: count the charge on a slot (charge_slot), and write its
- * ledger row.  Returns the charge id, or -1 when no slot could take it.
- * With total (for limited kinds, whose usage alerts need it), *total is
- * the period's usage after the charge.
+ * The fast path: count the charge on a slot that lock_slot() locked, and
+ * write its ledger row, in one statement (one executor start instead of
+ * two, like the plain SQL it competes with).  Returns the charge id, or -1
+ * when there is no such slot.  With total (for limited kinds, whose usage
+ * alerts need it), *total is the period's usage after the charge.
  */
 static int64
 charge_fast(const FcCharge *a, TimestampTz start, int64 *total)
 {
 	static SPIPlanPtr plan = NULL;
-	static const Oid types[8] = {TEXTOID, TIMESTAMPTZOID, TEXTOID, INT4OID,
-	TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		values[8];
-	char		nulls[8];
+	static const Oid types[9] = {TEXTOID, TIMESTAMPTZOID, TEXTOID, INT4OID,
+	TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, INT2OID};
+	Datum		values[9];
+	char		nulls[9];
 	int64		sum;
+	int			slot = lock_slot(a, start, &sum);
 	int64		id;
 
-	if (charge_slot(a, start, &sum) < 0)
+	if (slot < 0)
 		return -1;
 	if (total != NULL)
 		*total = sum;
@@ -331,16 +294,22 @@ charge_fast(const FcCharge *a, TimestampTz start, int64 *total)
 	nulls[6] = a->image ? ' ' : 'n';
 	values[7] = a->key ? CStringGetTextDatum(a->key) : (Datum) 0;
 	nulls[7] = a->key ? ' ' : 'n';
+	values[8] = Int16GetDatum((int16) slot);
 	if (SPI_execute_plan(fc_plan(&plan,
-								 "INSERT INTO fluxcredits.ledger"
-								 "       (at, account, entry, kind, period_start, monthly, topup, image, idempotency_key)"
-								 " VALUES ($5, $1, $6::fluxcredits.ledger_entry, $3::fluxcredits.credit_kind,"
-								 "         $2, $4, 0, $7, $8)"
+								 "WITH c AS ("
+								 "  UPDATE fluxcredits.counters c SET used = c.used + $4"
+								 "   WHERE c.account = $1 AND c.period_start = $2"
+								 "     AND c.kind = $3::fluxcredits.credit_kind AND c.slot = $9"
+								 "  RETURNING c.slot)"
+								 " INSERT INTO fluxcredits.ledger"
+								 "        (at, account, entry, kind, period_start, monthly, topup, image, idempotency_key)"
+								 " SELECT $5, $1, $6::fluxcredits.ledger_entry, $3::fluxcredits.credit_kind, $2, $4, 0, $7, $8"
+								 "   FROM c"
 								 " RETURNING id",
-								 8, types),
+								 9, types),
 						 values, nulls, false, 0) != SPI_OK_INSERT_RETURNING ||
 		SPI_processed != 1)
-		elog(ERROR, "fluxcredits: ledger insert failed");
+		elog(ERROR, "fluxcredits: the locked counter slot %d was not updated", slot);
 	fc_get_int64(1, &id);
 	return id;
 }

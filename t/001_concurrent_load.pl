@@ -66,11 +66,12 @@ cmp_ok($slots, '>', 1, "one account, 16 clients: its compression counter grew to
 
 # One account charged several times per transaction (as the charge() trigger
 # does on a multi-row INSERT) by one client, while 15 clients charge it one
-# call at a time; both kinds limited, so charges keep taking the exact path.
+# call at a time; both kinds limited (and soon used up), so charges keep
+# taking the exact path.
 # The multi-charge transaction holds its first charge's slot while a later
 # charge needs the account's lock: no deadlock, no failed transaction.
 $node->safe_psql('postgres', q{
-	INSERT INTO fluxcredits.plans VALUES ('Busy', 20000, 3000);
+	INSERT INTO fluxcredits.plans VALUES ('Busy', 5000, 1000);
 	SELECT fluxcredits.credits_open_account('busy', 'Busy', now() - interval '3 days');
 });
 FluxLoad::write_file($node->basedir . '/single.sql', q{
@@ -106,8 +107,8 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM fluxcredits.credits_check(
 	'three charges per transaction: counters equal the ledger');
 my ($busy_ai, $busy_comp) = split /\|/, $node->safe_psql('postgres', q{
 	SELECT ia_credits_used, compressor_used FROM fluxcredits.credits_usage('busy')});
-ok($busy_ai == 3000 && $busy_comp <= 20000,
-	"three charges per transaction: $busy_ai AI credits used of 3000, $busy_comp compression of 20000");
+ok($busy_ai <= 1000 && $busy_comp <= 5000,
+	"three charges per transaction: $busy_ai AI credits used of 1000, $busy_comp compression of 5000 (no limit passed)");
 
 $node->stop;
 done_testing();
