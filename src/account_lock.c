@@ -47,11 +47,47 @@ slot_args(const FcSlotSet *set, Datum *values, char *nulls)
 	"   AND ($3::timestamptz IS NULL OR c.period_start = $3)"
 
 /*
+ * The internal subtransactions of this file: begin one; end it, keeping
+ * what it did or not, back in the caller's memory context and resource
+ * owner; and, in PG_CATCH, take the error out of the error state and roll
+ * the subtransaction back before the error goes on up, so that a caller's
+ * own subtransaction (a PL/pgSQL EXCEPTION block) is the one it then ends.
+ */
+static void
+subxact_begin(MemoryContext cxt)
+{
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+}
+
+static void
+subxact_end(bool keep, MemoryContext cxt, ResourceOwner owner)
+{
+	if (keep)
+		ReleaseCurrentSubTransaction();
+	else
+		RollbackAndReleaseCurrentSubTransaction();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+}
+
+static ErrorData *
+subxact_abort_caught(MemoryContext cxt, ResourceOwner owner)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	FlushErrorState();
+	subxact_end(false, cxt, owner);
+	return edata;
+}
+
+/*
  * Run plan in a subtransaction that is rolled back at once, keeping its
  * result (slot, period_start, kind of each row, when slots is not NULL) but
  * none of its locks.  An error (a cancel, a deadlock) leaves the
- * subtransaction before it goes on up, so that a caller's own
- * subtransaction (a PL/pgSQL EXCEPTION block) is the one it then ends.
+ * subtransaction before it goes on up.
  */
 static void
 run_in_subxact_rollback(SPIPlanPtr plan, Datum *values, char *nulls, uint64 *n,
@@ -60,8 +96,7 @@ run_in_subxact_rollback(SPIPlanPtr plan, Datum *values, char *nulls, uint64 *n,
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
+	subxact_begin(cxt);
 	PG_TRY();
 	{
 		if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_SELECT)
@@ -86,20 +121,10 @@ run_in_subxact_rollback(SPIPlanPtr plan, Datum *values, char *nulls, uint64 *n,
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		ReThrowError(edata);
+		ReThrowError(subxact_abort_caught(cxt, owner));
 	}
 	PG_END_TRY();
-	RollbackAndReleaseCurrentSubTransaction();
-	MemoryContextSwitchTo(cxt);
-	CurrentResourceOwner = owner;
+	subxact_end(false, cxt, owner);
 }
 
 /*
@@ -182,36 +207,27 @@ fc_under_account(const FcSlotSet *set, void (*work) (void *arg), void *arg)
 		volatile bool retry = false;
 		bool		patient = attempt > FC_PATIENT_AFTER;
 
-		BeginInternalSubTransaction(NULL);
-		MemoryContextSwitchTo(cxt);
+		subxact_begin(cxt);
 		PG_TRY();
 		{
+			int			nest = -1;
+
 			lock_account_row(set->account);
 			if (!patient)
 			{
-				int			nest = NewGUCNestLevel();
-
+				nest = NewGUCNestLevel();
 				(void) set_config_option("lock_timeout", "1", PGC_USERSET, PGC_S_SESSION,
 										 GUC_ACTION_SAVE, true, 0, false);
-				work(arg);
-				AtEOXact_GUC(true, nest);
 			}
-			else
-				work(arg);
-			ReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(cxt);
-			CurrentResourceOwner = owner;
+			work(arg);
+			if (nest >= 0)
+				AtEOXact_GUC(true, nest);
+			subxact_end(true, cxt, owner);
 		}
 		PG_CATCH();
 		{
-			ErrorData  *edata;
+			ErrorData  *edata = subxact_abort_caught(cxt, owner);
 
-			MemoryContextSwitchTo(cxt);
-			edata = CopyErrorData();
-			FlushErrorState();
-			RollbackAndReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(cxt);
-			CurrentResourceOwner = owner;
 			if (patient || edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
 				ReThrowError(edata);
 			FreeErrorData(edata);

@@ -264,8 +264,8 @@ lock_slot(const FcCharge *a, TimestampTz start, int64 *total)
  * The fast path: count the charge on a slot that lock_slot() locked, and
  * write its ledger row, in one statement (one executor start instead of
  * two, like the plain SQL it competes with).  Returns the charge id, or -1
- * when there is no such slot.  With total (for limited kinds, whose usage
- * alerts need it), *total is the period's usage after the charge.
+ * when there is no such slot; *total is the period's usage after the
+ * charge (lock_slot sums it on the way).
  */
 static int64
 charge_fast(const FcCharge *a, TimestampTz start, int64 *total)
@@ -275,14 +275,11 @@ charge_fast(const FcCharge *a, TimestampTz start, int64 *total)
 	TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, INT2OID};
 	Datum		values[9];
 	char		nulls[9];
-	int64		sum;
-	int			slot = lock_slot(a, start, &sum);
+	int			slot = lock_slot(a, start, total);
 	int64		id;
 
 	if (slot < 0)
 		return -1;
-	if (total != NULL)
-		*total = sum;
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = CStringGetTextDatum(a->account);
 	values[1] = TimestampTzGetDatum(start);
@@ -317,10 +314,9 @@ charge_fast(const FcCharge *a, TimestampTz start, int64 *total)
 /*
  * The first slot of a period, or, for an unlimited kind, this backend's own
  * slot when every other one is busy: created (or counted on) under the
- * account's row lock, the same lock the exact path and a plan change take
- * (a weaker one here would deadlock when both this and the exact path run
- * in one call and two calls upgrade it at once), so the plan read here is
- * the one in force.  A limited kind's first slot is
+ * account's row lock, which the caller (charge_exact) holds, the same lock a
+ * plan change takes, so the plan read here is the one in force.  A limited
+ * kind's first slot is
  * slot 0 with the whole limit as its cap, made only when the period has no
  * slot at all (an unlimited kind's slots stay when a plan change limits it);
  * otherwise, or when the amount does not fit, nothing happens and false
@@ -343,7 +339,7 @@ charge_first_slot(const FcCharge *a, TimestampTz start, TimestampTz end)
 	if (SPI_execute_plan(fc_plan(&plan,
 								 "WITH acc AS ("
 								 "  SELECT fluxcredits._plan_limit(a.plan, $3::fluxcredits.credit_kind) AS lim"
-								 "    FROM fluxcredits.accounts a WHERE a.account = $1 FOR NO KEY UPDATE)"
+								 "    FROM fluxcredits.accounts a WHERE a.account = $1)"
 								 " INSERT INTO fluxcredits.counters AS c"
 								 "        (account, kind, period_start, slot, period_end, used, cap)"
 								 " SELECT $1, $3::fluxcredits.credit_kind, $2,"
@@ -581,7 +577,7 @@ fc_consume(const FcCharge *req, bool raise)
 	limit = a.kind == FC_KIND_AI ? acc.ai_monthly :
 		acc.compression_unlimited ? -1 : acc.compression_limit;
 	monthly = a.amount;
-	charge = charge_fast(&a, start, limit >= 0 ? &total : NULL);
+	charge = charge_fast(&a, start, &total);
 	if (charge < 0)
 	{
 		int64		used,
