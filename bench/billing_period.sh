@@ -34,20 +34,12 @@ ROWS=${ROWS:-1000000}
 REPEAT=${REPEAT:-3}
 BINDIR=$("$PG_CONFIG" --bindir)
 
-if [ "$(id -u)" -eq 0 ]; then
-    RUNNER=postgres
-    as_runner() { runuser -u "$RUNNER" -- "$@"; }
-else
-    RUNNER=$(id -un)
-    as_runner() { "$@"; }
-fi
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
 [ -f "$("$PG_CONFIG" --sharedir)/extension/fluxcredits.control" ] ||
     { echo "error: fluxcredits is not installed for $PG_CONFIG (run make install)" >&2; exit 2; }
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/fluxcredits-bench.XXXXXX")
-chmod 755 "$TMP"
-if [ "$RUNNER" != "$(id -un)" ]; then chown "$RUNNER" "$TMP"; fi
+bench_tmpdir
 STARTED=""
 
 cleanup() {
@@ -59,19 +51,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# A port nobody listens on and nobody has a socket for in the usual places.
-port_free() {
-    local p=$1
-    [ -e "/tmp/.s.PGSQL.$p" ] && return 1
-    [ -e "/var/run/postgresql/.s.PGSQL.$p" ] && return 1
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && return 1
-    return 0
-}
-PORT=""
-for p in $(seq 55400 55499); do
-    if port_free "$p"; then PORT=$p; break; fi
-done
-[ -n "$PORT" ] || { echo "error: no free port in 55400-55499" >&2; exit 2; }
+bench_port 55400 55499
 
 echo "==> initdb in $TMP (port $PORT, socket in $TMP)"
 as_runner "$BINDIR/initdb" -D "$TMP/data" -A trust -U bench --no-sync >"$TMP/initdb.log" 2>&1 ||

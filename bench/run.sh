@@ -85,14 +85,7 @@ if [ "$PROFILE" = 1 ] && [ ! -f "$SHAREDIR/extension/pg_stat_statements.control"
     die "BENCH_PROFILE=1 needs pg_stat_statements (Debian: postgresql-contrib / postgresql-15)"
 fi
 
-if [ "$(id -u)" -eq 0 ]; then
-    id postgres >/dev/null 2>&1 || die "running as root needs a 'postgres' OS user"
-    RUNNER=postgres
-    as_runner() { runuser -u postgres -- env HOME=/tmp "$@"; }
-else
-    RUNNER=$(id -un)
-    as_runner() { "$@"; }
-fi
+. "$BENCH_DIR/lib.sh"
 
 # Figures that the machine and the build give.
 ENV_NPROC=$(nproc)
@@ -107,9 +100,7 @@ CMD="$(for v in BENCH_QUICK BENCH_SECONDS BENCH_REPEAT BENCH_CLIENTS BENCH_WORKL
 START_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/fluxcredits-bench.XXXXXX")
-chmod 755 "$TMP"
-if [ "$RUNNER" != "$(id -un)" ]; then chown "$RUNNER" "$TMP"; fi
+bench_tmpdir
 STARTED=""
 
 cleanup() {
@@ -152,18 +143,7 @@ fi
 # ---------------------------------------------------------------------------
 # The cluster.
 # ---------------------------------------------------------------------------
-port_free() {
-    local p=$1
-    [ -e "/tmp/.s.PGSQL.$p" ] && return 1
-    [ -e "/var/run/postgresql/.s.PGSQL.$p" ] && return 1
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && return 1
-    return 0
-}
-PORT=""
-for p in $(seq 55500 55599); do
-    if port_free "$p"; then PORT=$p; break; fi
-done
-[ -n "$PORT" ] || die "no free port in 55500-55599"
+bench_port 55500 55599
 
 say "initdb in $TMP (port $PORT, socket in $TMP, no TCP)"
 as_runner "$BINDIR/initdb" -D "$TMP/data" -A trust -U bench -E UTF8 --locale=C.UTF-8 \
