@@ -15,7 +15,7 @@ PGFILEDESC = "fluxcredits - usage-credit metering"
 # regress test and a spec may not share a name.
 REGRESS    = billing_period billing_period_sqldef consume_compression consume_ai topups \
              idempotency refund plan_change usage ledger triggers alerts \
-             reservations slots privileges dba_views drop_extension errors
+             reservations slots direct_writes privileges dba_views drop_extension errors
 ISOLATION  = race_last_credit race_topup_split race_idempotency race_refund_plan race_multi_charge race_wait_cancel \
              race_rollback race_hot_account race_alerts race_reservations
 TAP_TESTS  = 1

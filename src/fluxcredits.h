@@ -31,6 +31,7 @@
 #include "datatype/timestamp.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "storage/lockdefs.h"
 #include "utils/relcache.h"
 #include "utils/snapshot.h"
 #include "utils/timestamp.h"
@@ -149,6 +150,30 @@ extern void fc_scan_begin(FcScan *s, const char *table, const char *index,
 						  const Datum *values, Snapshot snapshot);
 extern HeapTuple fc_scan_next(FcScan *s);
 extern void fc_scan_end(FcScan *s);
+extern Relation fc_table_open(const char *relname, LOCKMODE lockmode);
+
+/* write.c */
+typedef struct FcLedgerRow
+{
+	TimestampTz at;
+	const char *account;
+	const char *entry;			/* ledger_entry label */
+	bool		has_kind;
+	FcKind		kind;
+	bool		has_period;
+	TimestampTz period_start;
+	int32		monthly;
+	int32		topup;
+	const char *image;			/* NULL: none */
+	const char *key;			/* idempotency key; NULL: none */
+	bool		has_charge;
+	int64		charge;
+} FcLedgerRow;
+
+extern int64 fc_ledger_insert(const FcLedgerRow *row);
+extern bool fc_slot_direct_ok(Relation rel);
+extern void fc_slot_add(Relation rel, struct TupleTableSlot *locked,
+						AttrNumber used_attno, int64 amount);
 
 /* spi_plans.c */
 extern SPIPlanPtr fc_plan(SPIPlanPtr *cache, const char *sql, int nargs,

@@ -89,33 +89,40 @@ fc_rel_is(Relation rel, const char *relname)
 	return true;
 }
 
-/* Open fluxcredits.<relname> (table or index) with AccessShareLock. */
+/* Open fluxcredits.<relname> (table or index) with lockmode. */
 static Relation
-fc_open(const char *relname, bool index)
+fc_open(const char *relname, bool index, LOCKMODE lockmode)
 {
 	RelidCacheEntry *e = fc_relid_entry(relname);
 	Relation	rel = NULL;
 
 	if (OidIsValid(e->relid))
 	{
-		rel = index ? try_index_open(e->relid, AccessShareLock)
-			: try_table_open(e->relid, AccessShareLock);
+		rel = index ? try_index_open(e->relid, lockmode)
+			: try_table_open(e->relid, lockmode);
 		if (rel != NULL && !fc_rel_is(rel, relname))
 		{
 			if (index)
-				index_close(rel, AccessShareLock);
+				index_close(rel, lockmode);
 			else
-				table_close(rel, AccessShareLock);
+				table_close(rel, lockmode);
 			rel = NULL;
 		}
 	}
 	if (rel == NULL)
 	{
 		e->relid = fc_relid_lookup(relname);
-		rel = index ? index_open(e->relid, AccessShareLock)
-			: table_open(e->relid, AccessShareLock);
+		rel = index ? index_open(e->relid, lockmode)
+			: table_open(e->relid, lockmode);
 	}
 	return rel;
+}
+
+/* fluxcredits.<relname>, a table, opened with lockmode (for the writes of write.c). */
+Relation
+fc_table_open(const char *relname, LOCKMODE lockmode)
+{
+	return fc_open(relname, false, lockmode);
 }
 
 /* Column numbers of cols->names in rel, cached per relation OID. */
@@ -150,8 +157,8 @@ fc_scan_begin(FcScan *s, const char *table, const char *index, FcColumns *cols,
 	ScanKeyData keys[FC_SCAN_MAX_KEYS];
 
 	Assert(nkeys <= FC_SCAN_MAX_KEYS && nkeys <= cols->n);
-	s->heap = fc_open(table, false);
-	s->index = fc_open(index, true);
+	s->heap = fc_open(table, false, AccessShareLock);
+	s->index = fc_open(index, true, AccessShareLock);
 	fc_columns(cols, s->heap);
 	for (int i = 0; i < nkeys; i++)
 		ScanKeyEntryInitialize(&keys[i], 0, cols->attnos[i], BTEqualStrategyNumber,

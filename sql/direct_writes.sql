@@ -1,0 +1,102 @@
+-- direct_writes: a charge writes its counter slot and ledger row without
+-- the executor (src/write.c).  What SQL would have done must still happen:
+-- every index gets its entries (amcheck's heapallindexed check finds a row
+-- an index misses), unique indexes refuse duplicates and change nothing,
+-- and what only SQL does (a DBA's trigger, a column default) sends the
+-- write through SQL.
+CREATE EXTENSION fluxcredits;
+CREATE EXTENSION amcheck;
+SET timezone = 'UTC';
+SET datestyle = 'ISO, YMD';
+\set SHOW_CONTEXT never
+
+-- Every btree index of the ledger and the counters holds every row it
+-- should (bt_index_check raises an error otherwise): the names of those
+-- checked.
+CREATE FUNCTION check_indexes() RETURNS SETOF text LANGUAGE sql AS $$
+    WITH i AS MATERIALIZED (
+        SELECT indexrelid FROM pg_index
+         WHERE indrelid IN ('fluxcredits.ledger'::regclass, 'fluxcredits.counters'::regclass))
+    SELECT i.indexrelid::regclass::text
+      FROM i CROSS JOIN LATERAL bt_index_check(i.indexrelid, true)
+     ORDER BY 1
+$$;
+
+SELECT fluxcredits.credits_open_account('a', 'Pro', '2026-01-05 00:00+00');
+SELECT fluxcredits.credits_open_account('b', 'Starter', '2026-01-05 00:00+00');
+-- One of each kind of row a charge writes: plain compression, AI with an
+-- image (ledger_ai_image), with a key (ledger_idempotency_key), an AI charge
+-- of an image already charged, with a key (charge set: ledger_charge), and
+-- a hold.
+SELECT fluxcredits.credits_consume('a', 'compression', 3, at => '2026-01-10 00:00+00') > 0 AS charged;
+SELECT fluxcredits.credits_consume('a', 'ai', image => 'i1.png', at => '2026-01-10 00:00+00') AS ai1 \gset
+SELECT fluxcredits.credits_consume('a', 'ai', 2, idempotency_key => 'k1', at => '2026-01-10 00:00+00') > 0 AS charged;
+SELECT fluxcredits.credits_consume('a', 'ai', image => 'i1.png', idempotency_key => 'k2',
+                                   at => '2026-01-10 00:00+00') = :ai1 AS covered;
+SELECT fluxcredits.credits_reserve('b', 'compression', 4, at => '2026-01-10 00:00+00') > 0 AS held;
+SELECT account, entry, kind, monthly, topup, image, idempotency_key, charge = :ai1 AS covering
+  FROM fluxcredits.ledger ORDER BY id;
+SELECT check_indexes() AS checked;
+-- The ids come from the ledger's identity sequence, in order.
+SELECT count(*) = max(id) - min(id) + 1 AS ids_dense FROM fluxcredits.ledger;
+
+-- A DBA's index that an UPDATE of used cannot keep HOT: the slot's new
+-- version gets entries in every index.
+CREATE INDEX counters_used ON fluxcredits.counters (used);
+SELECT fluxcredits.credits_consume('a', 'compression', at => '2026-01-10 00:00+00') > 0 AS charged;
+SELECT fluxcredits.credits_consume('a', 'compression', at => '2026-01-10 00:00+00') > 0 AS charged;
+SELECT check_indexes() AS checked;
+SELECT used FROM fluxcredits.counters WHERE account = 'a' AND kind = 'compression';
+DROP INDEX fluxcredits.counters_used;
+
+-- A DBA's expression index and unique partial index on the ledger: written
+-- by the executor's routine, which refuses a duplicate; the refused charge
+-- leaves nothing behind.
+CREATE INDEX ledger_lower_image ON fluxcredits.ledger (lower(image));
+CREATE UNIQUE INDEX ledger_one_image ON fluxcredits.ledger (image)
+    WHERE kind = 'compression' AND image IS NOT NULL;
+SELECT fluxcredits.credits_consume('a', 'compression', image => 'c1.png', at => '2026-01-10 00:00+00') > 0 AS charged;
+SELECT fluxcredits.credits_consume('a', 'compression', image => 'c1.png', at => '2026-01-10 00:00+00');
+SELECT compressor_used FROM fluxcredits.credits_usage('a', '2026-01-10 00:00+00');
+SELECT count(*) AS c1_rows FROM fluxcredits.ledger WHERE image = 'c1.png';
+SELECT check_indexes() AS checked;
+DROP INDEX fluxcredits.ledger_lower_image;
+-- The same with only the partial unique index (plain columns: written here).
+SELECT fluxcredits.credits_consume('a', 'compression', image => 'c1.png', at => '2026-01-10 00:00+00');
+SELECT fluxcredits.credits_consume('a', 'compression', image => 'c2.png', at => '2026-01-10 00:00+00') > 0 AS charged;
+SELECT compressor_used FROM fluxcredits.credits_usage('a', '2026-01-10 00:00+00');
+SELECT check_indexes() AS checked;
+DROP INDEX fluxcredits.ledger_one_image;
+SELECT * FROM fluxcredits.credits_check();
+
+-- A DBA's triggers fire: the writes then go through SQL.
+CREATE FUNCTION audit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_TABLE_NAME = 'counters' THEN
+        RAISE NOTICE '% % on counters: used % -> %', TG_WHEN, TG_OP, OLD.used, NEW.used;
+    ELSE
+        RAISE NOTICE '% % on ledger: % %', TG_WHEN, TG_OP, NEW.entry, NEW.monthly;
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER audit AFTER INSERT ON fluxcredits.ledger FOR EACH ROW EXECUTE FUNCTION audit();
+SELECT fluxcredits.credits_consume('a', 'compression', 2, at => '2026-01-10 00:00+00') > 0 AS charged;
+DROP TRIGGER audit ON fluxcredits.ledger;
+CREATE TRIGGER audit BEFORE UPDATE ON fluxcredits.counters FOR EACH ROW EXECUTE FUNCTION audit();
+SELECT fluxcredits.credits_consume('a', 'compression', 2, at => '2026-01-10 00:00+00') > 0 AS charged;
+DROP TRIGGER audit ON fluxcredits.counters;
+-- and no longer once they are gone
+SELECT fluxcredits.credits_consume('a', 'compression', 2, at => '2026-01-10 00:00+00') > 0 AS charged;
+
+-- A column a DBA added gets its default (through SQL); once dropped, the
+-- direct write is back.
+ALTER TABLE fluxcredits.ledger ADD COLUMN note text DEFAULT 'from the app';
+SELECT fluxcredits.credits_consume('a', 'compression', at => '2026-01-10 00:00+00') AS n1 \gset
+SELECT note FROM fluxcredits.ledger WHERE id = :n1;
+ALTER TABLE fluxcredits.ledger DROP COLUMN note;
+SELECT fluxcredits.credits_consume('a', 'compression', at => '2026-01-10 00:00+00') > :n1 AS charged;
+SELECT compressor_used FROM fluxcredits.credits_usage('a', '2026-01-10 00:00+00');
+SELECT check_indexes() AS checked;
+SELECT * FROM fluxcredits.credits_check();
+DROP EXTENSION fluxcredits;
+DROP EXTENSION amcheck;

@@ -1,0 +1,474 @@
+/*-------------------------------------------------------------------------
+ *
+ * write.c
+ *	  The two writes of a charge, without the executor: one ledger row
+ *	  inserted, one counter slot's "used" raised.
+ *
+ * A charge is on every request of the app; profiled under 16 clients, the
+ * one SPI statement that did these two writes (an UPDATE of the slot and an
+ * INSERT into the ledger) spent most of its time starting and ending the
+ * executor: opening and describing the ledger's seven indexes, compiling
+ * their predicates and the counters' CHECK constraints, building
+ * projections.  Here the rows are written with the table access method and
+ * the index entries with index_insert(), as PostgreSQL's own catalog code
+ * does, with what is built per relation (column numbers, the identity
+ * sequence, the indexes' descriptions and compiled predicates) kept for the
+ * life of the backend and dropped on any invalidation of the relation.
+ *
+ * What this leaves out of a SQL INSERT/UPDATE, and why it does not matter:
+ *	- triggers: the ledger has none on INSERT and counters none but its
+ *	  foreign key's, which an UPDATE that keeps the key does not fire; if a
+ *	  DBA adds one, the write goes through SQL instead (see *_direct_ok);
+ *	- CHECK constraints: the values written satisfy them by construction
+ *	  (used only grows, by a positive amount; the ledger has none); a ledger
+ *	  with CHECK constraints, extra columns, or an index that is not plain
+ *	  (expressions, exclusion, deferrable) also goes through SQL;
+ *	- permissions: the callers run as the extension's owner (SECURITY
+ *	  DEFINER), who owns both tables.
+ * Unique indexes are checked by index_insert() as the executor would (the
+ * same "duplicate key" error), and the writes are WAL-logged and counted in
+ * the statistics as any other.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "fluxcredits.h"
+
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/dependency.h"
+#include "catalog/index.h"
+#include "catalog/pg_trigger.h"
+#include "catalog/pg_type_d.h"
+#include "commands/sequence.h"
+#include "commands/trigger.h"
+#include "common/int.h"
+#include "executor/executor.h"
+#include "nodes/makefuncs.h"
+#include "optimizer/optimizer.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+/* The ledger's columns, in the order of FcLedgerRow and the SQL below. */
+enum
+{
+	L_ID, L_AT, L_ACCOUNT, L_ENTRY, L_KIND, L_PERIOD_START, L_MONTHLY, L_TOPUP,
+	L_IMAGE, L_KEY, L_REFERENCE, L_CHARGE, L_NCOLS
+};
+static const char *const ledger_columns[L_NCOLS] = {
+	"id", "at", "account", "entry", "kind", "period_start", "monthly", "topup",
+	"image", "idempotency_key", "reference", "charge"
+};
+
+/* One index of a relation, described once (see RelIndexes). */
+typedef struct IndexEntry
+{
+	Oid			indexid;
+	IndexInfo  *info;
+	ExprState  *predicate;		/* NULL: not partial */
+} IndexEntry;
+
+/* A relation's indexes, described and with compiled predicates. */
+typedef struct RelIndexes
+{
+	Oid			relid;			/* InvalidOid: not built (or invalidated) */
+	bool		plain;			/* every index can be written here */
+	int			n;
+	IndexEntry *entries;
+	ExprContext *econtext;		/* for the predicates */
+	MemoryContext cxt;
+} RelIndexes;
+
+/* What is kept of the ledger. */
+typedef struct LedgerShape
+{
+	Oid			relid;			/* InvalidOid: not built (or invalidated) */
+	bool		direct;			/* rows may be written here */
+	int			natts;
+	AttrNumber	attnos[L_NCOLS];
+	Oid			seqid;
+	Oid			kind_type;
+	Oid			entry_type;
+	Oid			kind_values[2]; /* FC_KIND_COMPRESSION, FC_KIND_AI */
+} LedgerShape;
+
+static LedgerShape ledger_shape;
+static RelIndexes ledger_indexes;
+static RelIndexes counters_indexes;
+static Oid	counters_ok_relid = InvalidOid; /* counters checked for triggers */
+static bool counters_ok = false;
+static bool callback_registered = false;
+
+static void
+forget_indexes(RelIndexes *ri)
+{
+	ri->relid = InvalidOid;
+	if (ri->cxt != NULL)
+		MemoryContextDelete(ri->cxt);
+	ri->cxt = NULL;
+	ri->entries = NULL;
+	ri->econtext = NULL;
+	ri->n = 0;
+}
+
+/*
+ * Relation cache invalidation: forget what was built for that relation.
+ * Only marked here (the descriptions may be in use: an invalidation can
+ * arrive while an index is opened); build_indexes() frees them.
+ */
+static void
+relcache_callback(Datum arg, Oid relid)
+{
+	(void) arg;
+	if (!OidIsValid(relid) || relid == ledger_shape.relid)
+		ledger_shape.relid = InvalidOid;
+	if (!OidIsValid(relid) || relid == ledger_indexes.relid)
+		ledger_indexes.relid = InvalidOid;
+	if (!OidIsValid(relid) || relid == counters_indexes.relid)
+		counters_indexes.relid = InvalidOid;
+	if (!OidIsValid(relid) || relid == counters_ok_relid)
+		counters_ok_relid = InvalidOid;
+}
+
+static void
+register_callback(void)
+{
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(relcache_callback, (Datum) 0);
+		callback_registered = true;
+	}
+}
+
+/*
+ * Describe rel's indexes once: IndexInfo and compiled predicate of each, in
+ * a context of their own.  ri->plain is false when an index needs what only
+ * the executor does (expressions, exclusion constraints, a deferrable
+ * unique constraint) or is not yet valid for inserts.
+ */
+static void
+build_indexes(RelIndexes *ri, Relation rel)
+{
+	List	   *oids;
+	ListCell   *lc;
+	MemoryContext old;
+	int			i = 0;
+
+	register_callback();
+	forget_indexes(ri);
+	ri->cxt = AllocSetContextCreate(TopMemoryContext, "fluxcredits index descriptions",
+									ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(ri->cxt);
+	oids = RelationGetIndexList(rel);
+	ri->plain = true;
+	ri->entries = palloc0(sizeof(IndexEntry) * Max(list_length(oids), 1));
+	ri->econtext = CreateStandaloneExprContext();
+	foreach(lc, oids)
+	{
+		Oid			indexid = lfirst_oid(lc);
+		Relation	index = index_open(indexid, AccessShareLock);
+		IndexInfo  *info = BuildIndexInfo(index);
+		IndexEntry *e = &ri->entries[i++];
+
+		if (info->ii_Expressions != NIL || info->ii_ExclusionOps != NULL ||
+			!info->ii_ReadyForInserts || !index->rd_index->indimmediate)
+			ri->plain = false;
+		e->indexid = indexid;
+		e->info = info;
+		if (info->ii_Predicate != NIL)
+			e->predicate = ExecInitQual((List *) expression_planner((Expr *) info->ii_Predicate),
+										NULL);
+		index_close(index, AccessShareLock);
+	}
+	ri->n = i;
+	MemoryContextSwitchTo(old);
+	ri->relid = RelationGetRelid(rel);
+}
+
+/*
+ * The index entries of the row in slot (just inserted into rel, or its new
+ * version after an update that was not HOT), as the executor's
+ * ExecInsertIndexTuples would make them for plain indexes.  Returns false,
+ * having written nothing, when rel has an index that needs the executor.
+ */
+static bool
+insert_index_entries(RelIndexes *ri, Relation rel, TupleTableSlot *slot)
+{
+	if (ri->relid != RelationGetRelid(rel))
+		build_indexes(ri, rel);
+	if (!ri->plain)
+		return false;
+	ri->econtext->ecxt_scantuple = slot;
+	for (int i = 0; i < ri->n; i++)
+	{
+		IndexEntry *e = &ri->entries[i];
+		Relation	index;
+		Datum		values[INDEX_MAX_KEYS];
+		bool		isnull[INDEX_MAX_KEYS];
+		bool		skip = false;
+
+		if (e->predicate != NULL)
+		{
+			skip = !ExecQual(e->predicate, ri->econtext);
+			ResetExprContext(ri->econtext);
+		}
+		if (skip)
+			continue;
+		/* the executor holds RowExclusiveLock on the indexes it writes */
+		index = index_open(e->indexid, RowExclusiveLock);
+		FormIndexDatum(e->info, slot, NULL, values, isnull);
+		index_insert(index, values, isnull, &slot->tts_tid, rel,
+					 index->rd_index->indisunique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
+					 false, e->info);
+		index_close(index, NoLock);
+	}
+	ri->econtext->ecxt_scantuple = NULL;
+	return true;
+}
+
+/* The same with the executor's routine, for indexes insert_index_entries() cannot write. */
+static void
+insert_index_entries_executor(Relation rel, TupleTableSlot *slot, bool update)
+{
+	EState	   *estate = CreateExecutorState();
+	ResultRelInfo *rri = makeNode(ResultRelInfo);
+	List	   *recheck;
+
+	InitResultRelInfo(rri, rel, 1, NULL, 0);
+	ExecOpenIndices(rri, false);
+	recheck = ExecInsertIndexTuples(rri, slot, estate, update, false, NULL, NIL);
+	if (recheck != NIL)
+		elog(ERROR, "fluxcredits: deferred index checks on %s are not supported",
+			 RelationGetRelationName(rel));
+	ExecCloseIndices(rri);
+	FreeExecutorState(estate);
+}
+
+/* Does rel have a trigger that fires on the event (TRIGGER_TYPE_INSERT or _UPDATE)? */
+static bool
+has_trigger(Relation rel, int16 event, bool ignore_foreign_keys)
+{
+	TriggerDesc *td = rel->trigdesc;
+
+	if (td == NULL)
+		return false;
+	for (int i = 0; i < td->numtriggers; i++)
+	{
+		Trigger    *t = &td->triggers[i];
+
+		if ((t->tgtype & event) == 0)
+			continue;
+		if (ignore_foreign_keys && RI_FKey_trigger_type(t->tgfoid) != RI_TRIGGER_NONE)
+			continue;
+		return true;
+	}
+	return false;
+}
+
+static Oid
+enum_value(Oid typid, const char *label)
+{
+	return DatumGetObjectId(DirectFunctionCall2(enum_in, CStringGetDatum(label),
+												ObjectIdGetDatum(typid)));
+}
+
+/* Build ledger_shape for rel: can its rows be written here, and how. */
+static void
+build_ledger_shape(Relation rel)
+{
+	LedgerShape *s = &ledger_shape;
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			live = 0;
+
+	register_callback();
+	s->relid = InvalidOid;
+	s->direct = false;
+	s->natts = desc->natts;
+	for (int i = 0; i < desc->natts; i++)
+		if (!TupleDescAttr(desc, i)->attisdropped)
+			live++;
+	for (int c = 0; c < L_NCOLS; c++)
+	{
+		s->attnos[c] = get_attnum(RelationGetRelid(rel), ledger_columns[c]);
+		if (s->attnos[c] == InvalidAttrNumber)
+			elog(ERROR, "fluxcredits: column %s of fluxcredits.ledger does not exist",
+				 ledger_columns[c]);
+	}
+	s->kind_type = TupleDescAttr(desc, s->attnos[L_KIND] - 1)->atttypid;
+	s->entry_type = TupleDescAttr(desc, s->attnos[L_ENTRY] - 1)->atttypid;
+	s->kind_values[FC_KIND_COMPRESSION] = enum_value(s->kind_type, "compression");
+	s->kind_values[FC_KIND_AI] = enum_value(s->kind_type, "ai");
+	s->seqid = getIdentitySequence(RelationGetRelid(rel), s->attnos[L_ID], true);
+	s->direct = live == L_NCOLS && OidIsValid(s->seqid) &&
+		!has_trigger(rel, TRIGGER_TYPE_INSERT, false) &&
+		(desc->constr == NULL || desc->constr->num_check == 0) &&
+		rel->rd_rel->relkind == RELKIND_RELATION;
+	s->relid = RelationGetRelid(rel);
+}
+
+/* The row's values in the ledger's column order (SQL's $1..$12 below, id aside). */
+static void
+ledger_values(const FcLedgerRow *row, Datum *v, bool *n)
+{
+	for (int c = 0; c < L_NCOLS; c++)
+		n[c] = false;
+	v[L_AT] = TimestampTzGetDatum(row->at);
+	v[L_ACCOUNT] = CStringGetTextDatum(row->account);
+	v[L_PERIOD_START] = TimestampTzGetDatum(row->period_start);
+	n[L_PERIOD_START] = !row->has_period;
+	v[L_MONTHLY] = Int32GetDatum(row->monthly);
+	v[L_TOPUP] = Int32GetDatum(row->topup);
+	v[L_IMAGE] = row->image ? CStringGetTextDatum(row->image) : (Datum) 0;
+	n[L_IMAGE] = row->image == NULL;
+	v[L_KEY] = row->key ? CStringGetTextDatum(row->key) : (Datum) 0;
+	n[L_KEY] = row->key == NULL;
+	v[L_REFERENCE] = (Datum) 0;
+	n[L_REFERENCE] = true;
+	v[L_CHARGE] = Int64GetDatum(row->charge);
+	n[L_CHARGE] = !row->has_charge;
+}
+
+/* The same row through SQL (a ledger this file cannot write to). */
+static int64
+ledger_insert_sql(const FcLedgerRow *row)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid types[L_NCOLS - 1] = {TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID,
+		TIMESTAMPTZOID, INT4OID, INT4OID, TEXTOID, TEXTOID, TEXTOID, INT8OID};
+	Datum		v[L_NCOLS];
+	bool		n[L_NCOLS];
+	char		nulls[L_NCOLS - 1];
+	int64		id;
+
+	ledger_values(row, v, n);
+	v[L_ENTRY] = CStringGetTextDatum(row->entry);
+	v[L_KIND] = CStringGetTextDatum(fc_kind_name(row->kind));
+	n[L_KIND] = !row->has_kind;
+	for (int c = 1; c < L_NCOLS; c++)
+		nulls[c - 1] = n[c] ? 'n' : ' ';
+	if (SPI_execute_plan(fc_plan(&plan,
+								 "INSERT INTO fluxcredits.ledger"
+								 "       (at, account, entry, kind, period_start, monthly, topup,"
+								 "        image, idempotency_key, reference, charge)"
+								 " VALUES ($1, $2, $3::fluxcredits.ledger_entry, $4::fluxcredits.credit_kind,"
+								 "         $5, $6, $7, $8, $9, $10, $11)"
+								 " RETURNING id",
+								 L_NCOLS - 1, types),
+						 v + 1, nulls, false, 0) != SPI_OK_INSERT_RETURNING ||
+		SPI_processed != 1)
+		elog(ERROR, "fluxcredits: ledger insert failed");
+	fc_get_int64(1, &id);
+	return id;
+}
+
+/*
+ * Append row to the ledger.  Returns its id.  The caller is connected to
+ * SPI (for a ledger that must be written through SQL).
+ */
+int64
+fc_ledger_insert(const FcLedgerRow *row)
+{
+	Relation	rel = fc_table_open("ledger", RowExclusiveLock);
+	LedgerShape *s = &ledger_shape;
+	TupleDesc	desc = RelationGetDescr(rel);
+	TupleTableSlot *slot;
+	Datum		v[L_NCOLS];
+	bool		n[L_NCOLS];
+	int64		id;
+
+	if (s->relid != RelationGetRelid(rel))
+		build_ledger_shape(rel);
+	if (!s->direct || (ledger_indexes.relid == RelationGetRelid(rel) && !ledger_indexes.plain))
+	{
+		table_close(rel, NoLock);
+		return ledger_insert_sql(row);
+	}
+
+	ledger_values(row, v, n);
+	v[L_ENTRY] = ObjectIdGetDatum(enum_value(s->entry_type, row->entry));
+	v[L_KIND] = ObjectIdGetDatum(row->has_kind ? s->kind_values[row->kind] : InvalidOid);
+	n[L_KIND] = !row->has_kind;
+	id = nextval_internal(s->seqid, false);
+	v[L_ID] = Int64GetDatum(id);
+
+	slot = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
+	ExecClearTuple(slot);
+	for (int i = 0; i < s->natts; i++)
+		slot->tts_isnull[i] = true;
+	for (int c = 0; c < L_NCOLS; c++)
+	{
+		slot->tts_values[s->attnos[c] - 1] = v[c];
+		slot->tts_isnull[s->attnos[c] - 1] = n[c];
+	}
+	ExecStoreVirtualTuple(slot);
+	table_tuple_insert(rel, slot, GetCurrentCommandId(true), 0, NULL);
+	if (!insert_index_entries(&ledger_indexes, rel, slot))
+		insert_index_entries_executor(rel, slot, false);
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, NoLock);
+	return id;
+}
+
+/*
+ * Can a counter slot of rel be updated here?  Not when a DBA added a
+ * trigger on UPDATE other than the foreign key's (which an update that
+ * keeps the key does not fire).
+ */
+bool
+fc_slot_direct_ok(Relation rel)
+{
+	if (counters_ok_relid != RelationGetRelid(rel))
+	{
+		register_callback();
+		counters_ok = !has_trigger(rel, TRIGGER_TYPE_UPDATE, true) &&
+			rel->rd_rel->relkind == RELKIND_RELATION;
+		counters_ok_relid = RelationGetRelid(rel);
+	}
+	return counters_ok;
+}
+
+/*
+ * Add amount to column "used" (attno) of the counter slot in locked, a
+ * version of a row of rel that this transaction holds locked (so the
+ * update cannot fail).  Its index entries are made when the update is not
+ * HOT.
+ */
+void
+fc_slot_add(Relation rel, TupleTableSlot *locked, AttrNumber used_attno, int64 amount)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	HeapTuple	old = ExecFetchSlotHeapTuple(locked, false, NULL);
+	Datum	   *values = palloc0(sizeof(Datum) * desc->natts);
+	bool	   *nulls = palloc0(sizeof(bool) * desc->natts);
+	bool	   *replace = palloc0(sizeof(bool) * desc->natts);
+	bool		isnull;
+	int64		used = DatumGetInt64(heap_getattr(old, used_attno, desc, &isnull));
+	int64		sum;
+	HeapTuple	newtup;
+
+	if (pg_add_s64_overflow(used, amount, &sum))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("bigint out of range")));
+	values[used_attno - 1] = Int64GetDatum(sum);
+	replace[used_attno - 1] = true;
+	newtup = heap_modify_tuple(old, desc, values, nulls, replace);
+	simple_heap_update(rel, &old->t_self, newtup);
+	if (!HeapTupleIsHeapOnly(newtup))
+	{
+		TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsHeapTuple);
+
+		ExecStoreHeapTuple(newtup, slot, false);
+		if (!insert_index_entries(&counters_indexes, rel, slot))
+			insert_index_entries_executor(rel, slot, true);
+		ExecDropSingleTupleTableSlot(slot);
+	}
+	heap_freetuple(newtup);
+}
