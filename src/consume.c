@@ -213,7 +213,7 @@ insert_ledger(const FcCharge *a, TimestampTz start, int64 monthly, int64 topup,
  * unlocked.  When a changed slot was skipped and nothing was found, the scan
  * is repeated on a newer snapshot (up to three times).
  *
- * The slots are tried from a place of the backend's own on, not from slot
+ * The slots are tried from the one the backend used last on, not from slot
  * 0: with every client of one account starting at slot 0, the first slots
  * were busy or changed for most of them, charges ran out of attempts and
  * queued on the exact path behind each other (16 clients on one account
@@ -226,6 +226,7 @@ insert_ledger(const FcCharge *a, TimestampTz start, int64 monthly, int64 topup,
 static int
 lock_slot(const FcCharge *a, TimestampTz start, int64 *total, bool *added)
 {
+	static int	last_slot = 0;	/* the slot this backend used last */
 	static const char *const columns[] = {
 		"account", "period_start", "kind", "slot", "used", "cap"
 	};
@@ -250,8 +251,10 @@ lock_slot(const FcCharge *a, TimestampTz start, int64 *total, bool *added)
 		bool		changed = false;
 		bool		direct;
 		ItemPointerData *room = NULL;	/* the slots with room, in slot order */
+		int16	   *room_slot = NULL;	/* and their numbers */
 		int			nroom = 0;
 		int			maxroom = 0;
+		int			first = 0;
 
 		*total = a->amount;
 		fc_scan_begin(&scan, "counters", "counters_pkey", &cols, 2, eqfuncs, keys, snapshot);
@@ -275,7 +278,12 @@ lock_slot(const FcCharge *a, TimestampTz start, int64 *total, bool *added)
 				maxroom = Max(16, 2 * maxroom);
 				room = room ? repalloc(room, sizeof(ItemPointerData) * maxroom)
 					: palloc(sizeof(ItemPointerData) * maxroom);
+				room_slot = room_slot ? repalloc(room_slot, sizeof(int16) * maxroom)
+					: palloc(sizeof(int16) * maxroom);
 			}
+			room_slot[nroom] = DatumGetInt16(heap_getattr(tuple, cols.attnos[3], desc, &isnull));
+			if (room_slot[nroom] == last_slot)
+				first = nroom;
 			room[nroom++] = tuple->t_self;
 		}
 
@@ -287,13 +295,13 @@ lock_slot(const FcCharge *a, TimestampTz start, int64 *total, bool *added)
 		ts = table_slot_create(scan.heap, NULL);
 
 		/*
-		 * Each backend tries the slots from its own place on (the slot it
-		 * used last, as a rule), so that concurrent charges of one account
-		 * do not all queue for the first ones.
+		 * Each backend tries the slots from the one it used last on, so
+		 * that concurrent charges of one account spread over the slots
+		 * instead of all queueing for the first ones.
 		 */
 		for (int i = 0; i < nroom && found < 0; i++)
 		{
-			ItemPointerData tid = room[(i + MyProcPid) % nroom];
+			ItemPointerData tid = room[(first + i) % nroom];
 			TM_FailureData tmfd;
 			bool		isnull;
 
@@ -303,6 +311,7 @@ lock_slot(const FcCharge *a, TimestampTz start, int64 *total, bool *added)
 			{
 				case TM_Ok:
 					found = DatumGetInt16(slot_getattr(ts, cols.attnos[3], &isnull));
+					last_slot = found;
 					if (direct)
 					{
 						fc_slot_add(scan.heap, ts, cols.attnos[4], a->amount);
