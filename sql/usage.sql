@@ -44,6 +44,20 @@ SELECT count(*) FROM fluxcredits.counters;
 SELECT * FROM fluxcredits.credits_usage('starter', '2030-01-01 00:00+00');
 SELECT count(*) FROM fluxcredits.counters;
 
+-- A DBA's change of a plan shows at once, also to a session that read the
+-- plan before (a read-out reuses the plan row it read while that version
+-- is visible), and not when rolled back.
+SELECT compressor_limit, ia_credits_monthly FROM fluxcredits.credits_usage('starter', '2026-02-10 00:00+00');
+BEGIN;
+UPDATE fluxcredits.plans SET compression_limit = 250, ai_monthly = 150 WHERE name = 'Starter';
+SELECT compressor_limit, ia_credits_monthly FROM fluxcredits.credits_usage('starter', '2026-02-10 00:00+00');
+ROLLBACK;
+SELECT compressor_limit, ia_credits_monthly FROM fluxcredits.credits_usage('starter', '2026-02-10 00:00+00');
+UPDATE fluxcredits.plans SET compression_limit = 250 WHERE name = 'Starter';
+SELECT compressor_limit, ia_credits_monthly FROM fluxcredits.credits_usage('starter', '2026-02-10 00:00+00');
+UPDATE fluxcredits.plans SET compression_limit = 200 WHERE name = 'Starter';
+SELECT compressor_limit, ia_credits_monthly FROM fluxcredits.credits_usage('starter', '2026-02-10 00:00+00');
+
 SELECT * FROM fluxcredits.credits_check();
 
 DROP EXTENSION fluxcredits;

@@ -8,7 +8,11 @@
  */
 #include "fluxcredits.h"
 
+#include "access/heapam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "storage/bufmgr.h"
+#include "utils/rel.h"
 #include "billing_period.h"
 #include "catalog/pg_type_d.h"
 #include "mb/pg_wchar.h"
@@ -134,6 +138,111 @@ fc_kind_name(FcKind kind)
 	return kind == FC_KIND_AI ? "ai" : "compression";
 }
 
+
+/*
+ * The plans an account read last, and where their rows were: a plan is
+ * read through its cached row when that very version is still visible to
+ * the snapshot (heap_fetch, no index descent), so a changed plan is read
+ * again as soon as the change is visible, exactly as an index probe would
+ * see it.  Plans are few and change rarely; this saves one probe on every
+ * charge and read-out.
+ */
+#define FC_PLAN_CACHE_SIZE 8
+
+typedef struct PlanCacheEntry
+{
+	Oid			relid;			/* InvalidOid: empty */
+	char		name[NAMEDATALEN * 2];
+	ItemPointerData tid;
+	TransactionId xmin;
+	bool		compression_unlimited;
+	int64		compression_limit;
+	int64		ai_monthly;
+} PlanCacheEntry;
+
+static PlanCacheEntry plan_cache[FC_PLAN_CACHE_SIZE];
+static int	plan_cache_next = 0;
+
+static void
+plan_load(FcAccount *acc, const char *account, Snapshot snapshot)
+{
+	static const char *const plan_columns[] = {
+		"name", "compression_limit", "ai_monthly"
+	};
+	static FcColumns pcols = {.n = lengthof(plan_columns), .names = plan_columns};
+	static const Oid texteq[1] = {F_TEXTEQ};
+	Relation	rel = fc_table_open("plans", AccessShareLock);
+	Oid			relid = RelationGetRelid(rel);
+	bool		cacheable = strlen(acc->plan) < sizeof(plan_cache[0].name);
+	PlanCacheEntry *e;
+	FcScan		scan;
+	HeapTuple	tuple;
+	TupleDesc	desc;
+	Datum		key;
+	Datum		d;
+	bool		isnull;
+
+	for (int i = 0; cacheable && i < FC_PLAN_CACHE_SIZE; i++)
+	{
+		HeapTupleData t;
+		Buffer		buf;
+		bool		valid;
+
+		e = &plan_cache[i];
+		if (e->relid != relid || pcols.relid != relid || strcmp(e->name, acc->plan) != 0)
+			continue;
+		t.t_self = e->tid;
+		/* the same version: same place, same xmin, same name */
+		valid = ItemPointerGetBlockNumber(&e->tid) < RelationGetNumberOfBlocks(rel) &&
+			heap_fetch(rel, snapshot, &t, &buf, false);
+		if (valid)
+		{
+			char	   *name;
+
+			name = TextDatumGetCString(heap_getattr(&t, pcols.attnos[0],
+													RelationGetDescr(rel), &isnull));
+			valid = TransactionIdEquals(HeapTupleHeaderGetXmin(t.t_data), e->xmin) &&
+				strcmp(name, e->name) == 0;
+			ReleaseBuffer(buf);
+		}
+		if (valid)
+		{
+			acc->compression_unlimited = e->compression_unlimited;
+			acc->compression_limit = e->compression_limit;
+			acc->ai_monthly = e->ai_monthly;
+			table_close(rel, NoLock);
+			return;
+		}
+		e->relid = InvalidOid;
+		break;
+	}
+	table_close(rel, NoLock);
+
+	key = CStringGetTextDatum(acc->plan);
+	fc_scan_begin(&scan, "plans", "plans_pkey", &pcols, 1, texteq, &key, snapshot);
+	tuple = fc_scan_next(&scan);
+	if (tuple == NULL)
+		elog(ERROR, "fluxcredits: plan \"%s\" of account \"%s\" does not exist",
+			 acc->plan, account);
+	desc = RelationGetDescr(scan.heap);
+	d = heap_getattr(tuple, pcols.attnos[1], desc, &isnull);
+	acc->compression_unlimited = isnull;
+	acc->compression_limit = isnull ? 0 : DatumGetInt32(d);
+	acc->ai_monthly = DatumGetInt32(heap_getattr(tuple, pcols.attnos[2], desc, &isnull));
+	if (cacheable)
+	{
+		e = &plan_cache[plan_cache_next];
+		plan_cache_next = (plan_cache_next + 1) % FC_PLAN_CACHE_SIZE;
+		e->relid = RelationGetRelid(scan.heap);
+		strlcpy(e->name, acc->plan, sizeof(e->name));
+		e->tid = tuple->t_self;
+		e->xmin = HeapTupleHeaderGetXmin(tuple->t_data);
+		e->compression_unlimited = acc->compression_unlimited;
+		e->compression_limit = acc->compression_limit;
+		e->ai_monthly = acc->ai_monthly;
+	}
+	fc_scan_end(&scan);
+}
 /*
  * Read account (and its plan) into *acc, without locking, as of snapshot;
  * unknown accounts are an error.  Two index probes, no SPI (relscan.c).
@@ -144,11 +253,7 @@ fc_account_load(const char *account, Snapshot snapshot, FcAccount *acc)
 	static const char *const account_columns[] = {
 		"account", "plan", "anchor", "tz", "topup_balance", "anchor_since"
 	};
-	static const char *const plan_columns[] = {
-		"name", "compression_limit", "ai_monthly"
-	};
 	static FcColumns acols = {.n = lengthof(account_columns), .names = account_columns};
-	static FcColumns pcols = {.n = lengthof(plan_columns), .names = plan_columns};
 	static const Oid texteq[1] = {F_TEXTEQ};
 	FcScan		scan;
 	HeapTuple	tuple;
@@ -177,19 +282,7 @@ fc_account_load(const char *account, Snapshot snapshot, FcAccount *acc)
 	acc->anchor_since = isnull ? 0 : DatumGetTimestampTz(d);
 	fc_scan_end(&scan);
 
-	key = CStringGetTextDatum(acc->plan);
-	fc_scan_begin(&scan, "plans", "plans_pkey", &pcols, 1, texteq, &key, snapshot);
-	tuple = fc_scan_next(&scan);
-	if (tuple == NULL)
-		elog(ERROR, "fluxcredits: plan \"%s\" of account \"%s\" does not exist",
-			 acc->plan, account);
-	desc = RelationGetDescr(scan.heap);
-	d = heap_getattr(tuple, pcols.attnos[1], desc, &isnull);
-	acc->compression_unlimited = isnull;
-	acc->compression_limit = isnull ? 0 : DatumGetInt32(d);
-	acc->ai_monthly = DatumGetInt32(heap_getattr(tuple, pcols.attnos[2], desc, &isnull));
-	fc_scan_end(&scan);
-
+	plan_load(acc, account, snapshot);
 	UnregisterSnapshot(snapshot);
 }
 

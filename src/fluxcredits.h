@@ -19,7 +19,7 @@
  * when a later one waits for the account's row, so the exact path of a
  * charge never waits for a slot under that lock: it gives the lock up,
  * waits for the slot, and starts over (consume.c, charge_exact).  Readers
- * (credits_usage) take no lock.
+ * (credits_usage) take no row lock.
  *
  *-------------------------------------------------------------------------
  */
@@ -151,6 +151,7 @@ extern void fc_scan_begin(FcScan *s, const char *table, const char *index,
 extern HeapTuple fc_scan_next(FcScan *s);
 extern void fc_scan_end(FcScan *s);
 extern Relation fc_table_open(const char *relname, LOCKMODE lockmode);
+extern bool fc_index_never_used(const char *index);
 
 /* write.c */
 typedef struct FcLedgerRow

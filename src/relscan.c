@@ -10,7 +10,7 @@
  * (systable_beginscan_ordered) with the caller's MVCC snapshot.  Relation
  * and column numbers are looked up by name and cached per relation OID, so
  * a dropped and re-created extension is picked up.  Tables are opened with
- * AccessShareLock, as a SELECT would.
+ * AccessShareLock, kept to the end of the transaction, as a SELECT would.
  *
  *-------------------------------------------------------------------------
  */
@@ -22,6 +22,7 @@
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "lib/stringinfo.h"
+#include "storage/bufmgr.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -125,6 +126,20 @@ fc_table_open(const char *relname, LOCKMODE lockmode)
 	return fc_open(relname, false, lockmode);
 }
 
+/*
+ * Has fluxcredits.<index> (a btree) never held an entry?  Then it is its
+ * metapage alone, and a scan of it can be skipped.
+ */
+bool
+fc_index_never_used(const char *index)
+{
+	Relation	rel = fc_open(index, true, AccessShareLock);
+	bool		never = RelationGetNumberOfBlocks(rel) <= 1;
+
+	index_close(rel, NoLock);
+	return never;
+}
+
 /* Column numbers of cols->names in rel, cached per relation OID. */
 static void
 fc_columns(FcColumns *cols, Relation rel)
@@ -177,6 +192,7 @@ void
 fc_scan_end(FcScan *s)
 {
 	systable_endscan_ordered(s->scan);
-	index_close(s->index, AccessShareLock);
-	table_close(s->heap, AccessShareLock);
+	/* the locks are kept to the end of the transaction, as a SELECT's are */
+	index_close(s->index, NoLock);
+	table_close(s->heap, NoLock);
 }

@@ -18,6 +18,7 @@
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
 /* Columns of the fluxcredits.credits_usage type, in order. */
@@ -74,11 +75,21 @@ fc_credits_usage(PG_FUNCTION_ARGS)
 	bool		nulls[U_NCOLUMNS];
 	bool		isnull;
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "fluxcredits: credits_usage must return a composite type");
-	if (tupdesc->natts != U_NCOLUMNS)
-		elog(ERROR, "fluxcredits: credits_usage type has %d columns, expected %d",
-			 tupdesc->natts, U_NCOLUMNS);
+	/* the result type, described once per call site */
+	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
+	if (tupdesc == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "fluxcredits: credits_usage must return a composite type");
+		if (tupdesc->natts != U_NCOLUMNS)
+			elog(ERROR, "fluxcredits: credits_usage type has %d columns, expected %d",
+				 tupdesc->natts, U_NCOLUMNS);
+		tupdesc = BlessTupleDesc(tupdesc);
+		MemoryContextSwitchTo(old);
+		fcinfo->flinfo->fn_extra = tupdesc;
+	}
 
 	snapshot = RegisterSnapshot(GetActiveSnapshot());
 	fc_account_load(account, snapshot, &acc);
@@ -112,6 +123,8 @@ fc_credits_usage(PG_FUNCTION_ARGS)
 	 * has not released yet, read as released (off used, their top-up
 	 * credits back in the balance).
 	 */
+	if (fc_index_never_used("reservations_held"))
+		goto no_holds;			/* no reservation was ever held */
 	fc_scan_begin(&scan, "reservations", "reservations_held", &rcols, 1, eqfuncs, keys, snapshot);
 	while ((tuple = fc_scan_next(&scan)) != NULL)
 	{
@@ -146,6 +159,7 @@ fc_credits_usage(PG_FUNCTION_ARGS)
 		}
 	}
 	fc_scan_end(&scan);
+no_holds:
 	UnregisterSnapshot(snapshot);
 
 	ai_monthly_left = Max(acc.ai_monthly - ai_used, 0);
@@ -166,6 +180,6 @@ fc_credits_usage(PG_FUNCTION_ARGS)
 	values[U_COMPRESSOR_RESERVED] = Int64GetDatum(compression_reserved);
 	values[U_IA_CREDITS_RESERVED] = Int64GetDatum(ai_reserved);
 
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc),
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc,
 													  values, nulls)));
 }
