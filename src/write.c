@@ -18,7 +18,8 @@
  * What this leaves out of a SQL INSERT/UPDATE, and why it does not matter:
  *	- triggers: the ledger has none on INSERT and counters none but its
  *	  foreign key's, which an UPDATE that keeps the key does not fire; if a
- *	  DBA adds one, the write goes through SQL instead (see *_direct_ok);
+ *	  DBA adds one (or a rule, or row-level security), the write goes
+ *	  through SQL instead (build_ledger_shape, fc_slot_direct_ok);
  *	- CHECK constraints: the values written satisfy them by construction
  *	  (used only grows, by a positive amount; the ledger has none); a ledger
  *	  with CHECK constraints, extra columns, or an index that is not plain
@@ -105,6 +106,7 @@ static RelIndexes counters_indexes;
 static Oid	counters_ok_relid = InvalidOid; /* counters checked for triggers */
 static bool counters_ok = false;
 static bool callback_registered = false;
+static uint64 inval_count = 0;	/* relcache invalidations seen */
 
 static void
 forget_indexes(RelIndexes *ri)
@@ -121,12 +123,15 @@ forget_indexes(RelIndexes *ri)
 /*
  * Relation cache invalidation: forget what was built for that relation.
  * Only marked here (the descriptions may be in use: an invalidation can
- * arrive while an index is opened); build_indexes() frees them.
+ * arrive while an index is opened); build_indexes() frees them.  What was
+ * being built when one arrived serves the call that built it and is built
+ * again by the next (inval_count).
  */
 static void
 relcache_callback(Datum arg, Oid relid)
 {
 	(void) arg;
+	inval_count++;
 	if (!OidIsValid(relid) || relid == ledger_shape.relid)
 		ledger_shape.relid = InvalidOid;
 	if (!OidIsValid(relid) || relid == ledger_indexes.relid)
@@ -160,9 +165,11 @@ build_indexes(RelIndexes *ri, Relation rel)
 	ListCell   *lc;
 	MemoryContext old;
 	int			i = 0;
+	uint64		seen;
 
 	register_callback();
 	forget_indexes(ri);
+	seen = inval_count;
 	ri->cxt = AllocSetContextCreate(TopMemoryContext, "fluxcredits index descriptions",
 									ALLOCSET_SMALL_SIZES);
 	old = MemoryContextSwitchTo(ri->cxt);
@@ -189,7 +196,7 @@ build_indexes(RelIndexes *ri, Relation rel)
 	}
 	ri->n = i;
 	MemoryContextSwitchTo(old);
-	ri->relid = RelationGetRelid(rel);
+	ri->relid = seen == inval_count ? RelationGetRelid(rel) : InvalidOid;
 }
 
 /*
@@ -287,7 +294,10 @@ build_ledger_shape(Relation rel)
 	TupleDesc	desc = RelationGetDescr(rel);
 	int			live = 0;
 
+	uint64		seen;
+
 	register_callback();
+	seen = inval_count;
 	s->relid = InvalidOid;
 	s->direct = false;
 	s->natts = desc->natts;
@@ -309,8 +319,9 @@ build_ledger_shape(Relation rel)
 	s->direct = live == L_NCOLS && OidIsValid(s->seqid) &&
 		!has_trigger(rel, TRIGGER_TYPE_INSERT, false) &&
 		(desc->constr == NULL || desc->constr->num_check == 0) &&
+		rel->rd_rules == NULL && !rel->rd_rel->relrowsecurity &&
 		rel->rd_rel->relkind == RELKIND_RELATION;
-	s->relid = RelationGetRelid(rel);
+	s->relid = seen == inval_count ? RelationGetRelid(rel) : InvalidOid;
 }
 
 /* The row's values in the ledger's column order (SQL's $1..$12 below, id aside). */
@@ -419,17 +430,24 @@ fc_ledger_insert(const FcLedgerRow *row)
 /*
  * Can a counter slot of rel be updated here?  Not when a DBA added a
  * trigger on UPDATE other than the foreign key's (which an update that
- * keeps the key does not fire).
+ * keeps the key does not fire), a rule, row-level security or a stored
+ * generated column.
  */
 bool
 fc_slot_direct_ok(Relation rel)
 {
 	if (counters_ok_relid != RelationGetRelid(rel))
 	{
+		TupleConstr *constr = RelationGetDescr(rel)->constr;
+		uint64		seen;
+
 		register_callback();
+		seen = inval_count;
 		counters_ok = !has_trigger(rel, TRIGGER_TYPE_UPDATE, true) &&
+			(constr == NULL || !constr->has_generated_stored) &&
+			rel->rd_rules == NULL && !rel->rd_rel->relrowsecurity &&
 			rel->rd_rel->relkind == RELKIND_RELATION;
-		counters_ok_relid = RelationGetRelid(rel);
+		counters_ok_relid = seen == inval_count ? RelationGetRelid(rel) : InvalidOid;
 	}
 	return counters_ok;
 }
