@@ -381,7 +381,10 @@ charge_fast(const FcCharge *a, TimestampTz start, int64 *total)
  * slot 0 with the whole limit as its cap, made only when the period has no
  * slot at all (an unlimited kind's slots stay when a plan change limits it);
  * otherwise, or when the amount does not fit, nothing happens and false
- * sends the charge down the exact path.
+ * sends the charge down the exact path.  (The plan's limit is read with a
+ * subquery, not with _plan_limit(): a SQL function with a SET clause is parsed
+ * and planned again on every call, which was a quarter of a first charge's
+ * time.)
  */
 static bool
 charge_first_slot(const FcCharge *a, TimestampTz start, TimestampTz end)
@@ -399,7 +402,9 @@ charge_first_slot(const FcCharge *a, TimestampTz start, TimestampTz end)
 	values[5] = Int16GetDatum((int16) (MyProcPid % fc_counter_slots));
 	if (SPI_execute_plan(fc_plan(&plan,
 								 "WITH acc AS ("
-								 "  SELECT fluxcredits._plan_limit(a.plan, $3::fluxcredits.credit_kind) AS lim"
+								 "  SELECT (SELECT CASE $3::fluxcredits.credit_kind WHEN 'compression'"
+								 "                 THEN p.compression_limit ELSE p.ai_monthly END::bigint"
+								 "            FROM fluxcredits.plans p WHERE p.name = a.plan) AS lim"
 								 "    FROM fluxcredits.accounts a WHERE a.account = $1)"
 								 " INSERT INTO fluxcredits.counters AS c"
 								 "        (account, kind, period_start, slot, period_end, used, cap)"
