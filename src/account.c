@@ -192,8 +192,13 @@ plan_load(FcAccount *acc, const char *account, Snapshot snapshot)
 		if (e->relid != relid || pcols.relid != relid || strcmp(e->name, acc->plan) != 0)
 			continue;
 		t.t_self = e->tid;
-		/* the same version: same place, same xmin, same name */
-		valid = ItemPointerGetBlockNumber(&e->tid) < RelationGetNumberOfBlocks(rel) &&
+		/*
+		 * The same version: same place, same xmin, same name.  Block 0 is
+		 * there as long as any plan is, as the account's is (a later block
+		 * is checked, as the table may have been truncated since).
+		 */
+		valid = (ItemPointerGetBlockNumber(&e->tid) == 0 ||
+				 ItemPointerGetBlockNumber(&e->tid) < RelationGetNumberOfBlocks(rel)) &&
 			heap_fetch(rel, snapshot, &t, &buf, false);
 		if (valid)
 		{

@@ -17,10 +17,12 @@
 #include "fluxcredits.h"
 
 #include "access/genam.h"
+#include "access/nbtree.h"
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_am_d.h"
 #include "lib/stringinfo.h"
 #include "storage/bufmgr.h"
 #include "utils/lsyscache.h"
@@ -127,15 +129,27 @@ fc_table_open(const char *relname, LOCKMODE lockmode)
 }
 
 /*
- * Has fluxcredits.<index> (a btree) never held an entry?  Then it is its
- * metapage alone, and a scan of it can be skipped.
+ * Has fluxcredits.<index>, a btree, never held an entry?  Then its metapage
+ * names no root page (a btree makes its root on the first insert and keeps
+ * it), and a scan of it can be skipped.  Read from the metapage in shared
+ * buffers: no system call, unlike asking for the index's size.
  */
 bool
 fc_index_never_used(const char *index)
 {
 	Relation	rel = fc_open(index, true, AccessShareLock);
-	bool		never = RelationGetNumberOfBlocks(rel) <= 1;
+	bool		never = false;
 
+	if (rel->rd_rel->relam == BTREE_AM_OID)
+	{
+		Buffer		buf = ReadBuffer(rel, BTREE_METAPAGE);
+		BTMetaPageData *meta;
+
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		meta = BTPageGetMeta(BufferGetPage(buf));
+		never = meta->btm_magic == BTREE_MAGIC && meta->btm_root == P_NONE;
+		UnlockReleaseBuffer(buf);
+	}
 	index_close(rel, NoLock);
 	return never;
 }
