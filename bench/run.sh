@@ -43,6 +43,11 @@
 #                    top statements of each run to bench/results/last-profile.txt
 #                    (it costs time inside the functions: ratios are then skewed)
 #   BENCH_SKIP_BP=1  skip bench/billing_period.sh
+#   BENCH_CHECKPOINT=0  no CHECKPOINT before each run (default: one before
+#                    each, so that every run starts alike; a short run right
+#                    after a CHECKPOINT writes a full-page image for every
+#                    page it touches first, which production, with
+#                    checkpoints minutes apart, pays far less often)
 
 set -euo pipefail
 
@@ -63,6 +68,7 @@ CLIENTS=${BENCH_CLIENTS:-"1 4 16"}
 ALL_WORKLOADS="floor peer consume peer_ai consume_ai peer_hot consume_hot peer_hot_ai consume_hot_ai pk_select usage"
 WORKLOADS=${BENCH_WORKLOADS:-$ALL_WORKLOADS}
 PROFILE=${BENCH_PROFILE:-0}
+CHECKPOINT=${BENCH_CHECKPOINT:-1}
 RESULTS_DIR=$BENCH_DIR/results
 [ $((ACCOUNTS % 4)) -eq 0 ] || { echo "error: the number of accounts must be a multiple of 4" >&2; exit 2; }
 MAXR=$((ACCOUNTS / 4 - 1))
@@ -299,14 +305,15 @@ if [ "$PROFILE" = 1 ]; then
 fi
 nw=$(echo "$WORKLOADS" | wc -w); nc=$(echo "$CLIENTS" | wc -w)
 say "runs: $nw workloads x clients ($CLIENTS) x $REPEAT, ${T}s each (about $(( nw * nc * REPEAT * (T + 2) / 60 + 1 )) min)"
-printf '    %-15s %7s %4s %12s %10s %10s\n' workload clients run tps "lat ms" charged
+printf '    %-15s %7s %4s %12s %10s %10s %9s %7s\n' workload clients run tps "lat ms" charged "WAL B/tx" FPI
 for rep in $(seq "$REPEAT"); do
     for c in $CLIENTS; do
         for w in $WORKLOADS; do
             ledger=$(ledger_of "$w")
             before=0
             [ -n "$ledger" ] && before=$(psql_val "SELECT count(*) FROM $ledger")
-            psql_run -c "CHECKPOINT"
+            [ "$CHECKPOINT" = 1 ] && psql_run -c "CHECKPOINT"
+            psql_run -c "SELECT pg_stat_reset_shared('wal')" >/dev/null
             [ "$PROFILE" = 1 ] && psql_run -c "SELECT pg_stat_statements_reset()" >/dev/null
             log=$TMP/run-$w-$c-$rep.log
             logsize=$(stat -c %s "$TMP/server.log")
@@ -324,6 +331,9 @@ for rep in $(seq "$REPEAT"); do
                                   ORDER BY total_exec_time DESC LIMIT 8"
                 } >>"$PROFILE_FILE"
             fi
+            # WAL of the run (pg_stat_wal: every process, the run's own
+            # writes nearly all of it): bytes and full-page images.
+            wal=$(psql_val "SELECT wal_bytes || ' ' || wal_fpi FROM pg_stat_wal")
             tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$log" | tail -n 1)
             lat=$(sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p' "$log")
             done_tx=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$log")
@@ -354,8 +364,11 @@ for rep in $(seq "$REPEAT"); do
                     "$problem" "$why" >>"$RUNS"
                 continue
             fi
-            printf '    %-15s %7s %4s %12.1f %10.3f %10s\n' "$w" "$c" "$rep" "$tps" "$lat" "$charged"
-            printf '%s\t%s\t%s\t%s\t%s\t%s\tok\n' "$w" "$c" "$rep" "$tps" "$lat" "$charged" >>"$RUNS"
+            wal_tx=$(awk -v b="${wal% *}" -v n="$done_tx" 'BEGIN { printf "%.0f", (n > 0 ? b / n : 0) }')
+            fpi=${wal#* }
+            printf '    %-15s %7s %4s %12.1f %10.3f %10s %9s %7s\n' "$w" "$c" "$rep" "$tps" "$lat" "$charged" "$wal_tx" "$fpi"
+            printf '%s\t%s\t%s\t%s\t%s\t%s\tok\t%s\t%s\n' "$w" "$c" "$rep" "$tps" "$lat" "$charged" \
+                "$wal_tx" "$fpi" >>"$RUNS"
         done
     done
 done
@@ -525,7 +538,8 @@ REPORT=$TMP/report.md
     echo "  shared_buffers 256MB, max_connections 50, unix socket only; pgbench on the same machine"
     echo "- $ACCOUNTS accounts (a quarter on each plan, anchors spread over the last year,"
     echo "  20% in DST zones); pgbench -n -M prepared -T $T, -j min(clients, 2), each (workload,"
-    echo "  clients) run $REPEAT time(s), runs interleaved, CHECKPOINT before each;"
+    if [ "$CHECKPOINT" = 1 ]; then ck="CHECKPOINT before each"; else ck="**no CHECKPOINT between runs** (BENCH_CHECKPOINT=0)"; fi
+    echo "  clients) run $REPEAT time(s), runs interleaved, $ck;"
     echo "  **best run counts** (highest TPS; its mean latency); spread = (best - worst) / best"
     [ "$PROFILE" = 1 ] && echo "- **BENCH_PROFILE=1: pg_stat_statements loaded (track = all): figures are skewed**"
     [ -n "$LEDGER_NOTE" ] && echo "- note: $LEDGER_NOTE"
@@ -583,6 +597,19 @@ usage pk_select 0.8 all
 peer floor 0 -
 consume_hot consume 0 -
 EOF
+    echo
+    echo "## WAL per transaction"
+    echo
+    echo "Mean over the runs at the most clients (pg_stat_wal, reset before each run): bytes"
+    echo "per transaction and full-page images per run."
+    echo
+    echo "| workload | WAL bytes / tx | full-page images / run |"
+    echo "|---|---:|---:|"
+    cmax=$(echo $CLIENTS | tr ' ' '\n' | sort -n | tail -n 1)
+    for w in $WORKLOADS; do
+        awk -F'\t' -v w="$w" -v c="$cmax" '$1 == w && $2 == c && $7 == "ok" && $8 != "" { b += $8; f += $9; n++ }
+            END { if (n) printf "| %s | %.0f | %.0f |\n", w, b / n, f / n }' "$RUNS"
+    done
     echo
     if awk -F'\t' '$7 != "ok" { found = 1 } END { exit !found }' "$RUNS"; then
         echo "## Failed runs (not counted above)"
