@@ -251,7 +251,6 @@ lock_slot(const FcCharge *a, TimestampTz start, int64 *total, bool *added)
 		bool		changed = false;
 		bool		direct;
 		ItemPointerData *room = NULL;	/* the slots with room, in slot order */
-		int16	   *room_slot = NULL;	/* and their numbers */
 		int			nroom = 0;
 		int			maxroom = 0;
 		int			first = 0;
@@ -278,20 +277,16 @@ lock_slot(const FcCharge *a, TimestampTz start, int64 *total, bool *added)
 				maxroom = Max(16, 2 * maxroom);
 				room = room ? repalloc(room, sizeof(ItemPointerData) * maxroom)
 					: palloc(sizeof(ItemPointerData) * maxroom);
-				room_slot = room_slot ? repalloc(room_slot, sizeof(int16) * maxroom)
-					: palloc(sizeof(int16) * maxroom);
 			}
-			room_slot[nroom] = DatumGetInt16(heap_getattr(tuple, cols.attnos[3], desc, &isnull));
-			if (room_slot[nroom] == last_slot)
+			if (DatumGetInt16(heap_getattr(tuple, cols.attnos[3], desc, &isnull)) == last_slot)
 				first = nroom;
 			room[nroom++] = tuple->t_self;
 		}
 
-		/* the table lock of SELECT ... FOR UPDATE */
-		LockRelationOid(RelationGetRelid(scan.heap), RowShareLock);
+		/* the table lock of an UPDATE, or of SELECT ... FOR UPDATE */
 		direct = fc_slot_direct_ok(scan.heap);
-		if (direct)				/* and of the UPDATE */
-			LockRelationOid(RelationGetRelid(scan.heap), RowExclusiveLock);
+		LockRelationOid(RelationGetRelid(scan.heap),
+						direct ? RowExclusiveLock : RowShareLock);
 		ts = table_slot_create(scan.heap, NULL);
 
 		/*

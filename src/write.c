@@ -98,6 +98,8 @@ typedef struct LedgerShape
 	Oid			kind_type;
 	Oid			entry_type;
 	Oid			kind_values[2]; /* FC_KIND_COMPRESSION, FC_KIND_AI */
+	Oid			entry_consume;	/* the ledger_entry labels a charge writes */
+	Oid			entry_hold;
 } LedgerShape;
 
 static LedgerShape ledger_shape;
@@ -315,6 +317,8 @@ build_ledger_shape(Relation rel)
 	s->entry_type = TupleDescAttr(desc, s->attnos[L_ENTRY] - 1)->atttypid;
 	s->kind_values[FC_KIND_COMPRESSION] = enum_value(s->kind_type, "compression");
 	s->kind_values[FC_KIND_AI] = enum_value(s->kind_type, "ai");
+	s->entry_consume = enum_value(s->entry_type, "consume");
+	s->entry_hold = enum_value(s->entry_type, "hold");
 	s->seqid = getIdentitySequence(RelationGetRelid(rel), s->attnos[L_ID], true);
 	s->direct = live == L_NCOLS && OidIsValid(s->seqid) &&
 		!has_trigger(rel, TRIGGER_TYPE_INSERT, false) &&
@@ -403,7 +407,9 @@ fc_ledger_insert(const FcLedgerRow *row)
 	}
 
 	ledger_values(row, v, n);
-	v[L_ENTRY] = ObjectIdGetDatum(enum_value(s->entry_type, row->entry));
+	v[L_ENTRY] = ObjectIdGetDatum(strcmp(row->entry, "consume") == 0 ? s->entry_consume :
+								  strcmp(row->entry, "hold") == 0 ? s->entry_hold :
+								  enum_value(s->entry_type, row->entry));
 	v[L_KIND] = ObjectIdGetDatum(row->has_kind ? s->kind_values[row->kind] : InvalidOid);
 	n[L_KIND] = !row->has_kind;
 	id = nextval_internal(s->seqid, false);
