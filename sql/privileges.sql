@@ -33,12 +33,15 @@ SELECT 'type', t.oid::regtype::text, a.privilege_type
 
 -- Every SECURITY DEFINER function sets search_path = pg_catalog, pg_temp,
 -- and so does every function not written in C (the C ones without it run
--- no SQL, or are internal ones called from a function that sets it).
+-- no SQL, or are internal ones called from a function that sets it), but
+-- the three charge functions in C: they put the path pg_catalog in force
+-- themselves while they run (the hostile caller below is their test).
 SELECT p.oid::regprocedure AS missing_search_path
   FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
  WHERE p.pronamespace = 'fluxcredits'::regnamespace
    AND (p.prosecdef OR l.lanname <> 'c')
-   AND p.proconfig IS DISTINCT FROM ARRAY['search_path=pg_catalog, pg_temp'];
+   AND p.proconfig IS DISTINCT FROM ARRAY['search_path=pg_catalog, pg_temp']
+ ORDER BY p.proname;
 -- The functions that run with the extension owner's rights: every API
 -- function that writes the extension's tables (the charge() trigger too),
 -- credits_usage_json() and credits_check().  (credits_usage() reads the
@@ -273,6 +276,36 @@ SELECT kind, sum(used) AS used, sum(topup_used) AS topup_used
 SELECT compressor_used, ia_credits_used, ia_topup_credits
   FROM fluxcredits.credits_usage('hostile-1', '2026-01-02 00:00+00');
 SELECT * FROM fluxcredits.credits_check();
+
+-- A DBA's trigger on the ledger runs with the extension owner's rights when
+-- a charge writes its row (through SQL then); the names it resolves are
+-- pg_catalog's, not the caller's, though it sets no search_path of its own:
+-- the hostile caller's now() and strpos() are first in its path, in a new
+-- session again.
+CREATE TABLE regress_fc_ledger_audit (id bigint, seen timestamptz, pos integer, who name);
+CREATE FUNCTION regress_fc_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO public.regress_fc_ledger_audit VALUES (NEW.id, now(), strpos('abc', 'c'), current_user);
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER regress_fc_audit AFTER INSERT ON fluxcredits.ledger
+    FOR EACH ROW EXECUTE FUNCTION public.regress_fc_audit();
+\c -
+SET ROLE regress_fc_hostile;
+SET search_path = public, pg_temp, pg_catalog;
+SELECT now() = '2000-01-01 00:00+00'::timestamptz AS "now() = 2000-01-01", strpos('abc', 'c') AS "strpos('abc', 'c')";
+SELECT fluxcredits.credits_consume('hostile-2', 'compression') > 0 AS charged;
+SELECT fluxcredits.credits_try_consume('hostile-2', 'compression') AS charged;
+RESET search_path;
+RESET ROLE;
+-- Two rows, each with the server's now(), pg_catalog's strpos() and the
+-- owner's rights.
+SELECT seen > '2020-01-01' AS now_real, pos, who <> 'regress_fc_hostile' AS as_owner
+  FROM regress_fc_ledger_audit ORDER BY id;
+DROP TRIGGER regress_fc_audit ON fluxcredits.ledger;
+DROP TABLE regress_fc_ledger_audit;
+DROP FUNCTION regress_fc_audit();
 
 --------------------------------------------------------------------------
 -- revoke_app() and revoke_reader()

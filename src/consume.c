@@ -571,6 +571,7 @@ fc_consume(const FcCharge *req, bool raise)
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
 				 errmsg("cannot charge credits in a read-only transaction")));
 
+	fc_safe_path_push();
 	SPI_connect();
 	fc_account_load(a.account, GetTransactionSnapshot(), &acc);
 	fc_account_period(&acc, a.at, true, &start, &end);
@@ -623,6 +624,7 @@ fc_consume(const FcCharge *req, bool raise)
 
 done:
 	SPI_finish();
+	fc_safe_path_pop();
 	return charge;
 }
 

@@ -177,6 +177,8 @@ extern void fc_slot_add(Relation rel, struct TupleTableSlot *locked,
 						AttrNumber used_attno, int64 amount);
 
 /* spi_plans.c */
+extern void fc_safe_path_push(void);
+extern void fc_safe_path_pop(void);
 extern SPIPlanPtr fc_plan(SPIPlanPtr *cache, const char *sql, int nargs,
 						  const Oid *argtypes);
 extern bool fc_get_int64(int col, int64 *value);

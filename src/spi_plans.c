@@ -1,20 +1,52 @@
 /*-------------------------------------------------------------------------
  *
  * spi_plans.c
- *	  Prepared SPI plans kept for the life of the backend, and readers for
- *	  the first row of the last SPI result.
+ *	  The search path a charge runs under, prepared SPI plans kept for the
+ *	  life of the backend, and readers for the first row of the last SPI
+ *	  result.
  *
  * Every statement names its objects with the fixed schema "fluxcredits" (the
- * extension is not relocatable) and is prepared while the calling function's
- * SET search_path = pg_catalog, pg_temp is in force; the plan cache re-parses
- * with that same path after an invalidation, so a caller's search_path never
- * changes what a statement means.
+ * extension is not relocatable) and is prepared and run under the search
+ * path pg_catalog alone: either the calling function's SET search_path =
+ * pg_catalog, pg_temp, or the path a charge pushes (fc_safe_path_push).
+ * The plan cache parses a statement again under the path in force when it
+ * runs (after an invalidation, or when that path differs from the one it
+ * was parsed under), so that path must never be a caller's.
  *
  *-------------------------------------------------------------------------
  */
 #include "fluxcredits.h"
 
+#include "catalog/namespace.h"
 #include "utils/builtins.h"
+
+/*
+ * The charge functions (credits_consume, credits_try_consume, charge()) run
+ * with the extension owner's rights but, from 1.2, without SET search_path:
+ * the clause made every call set the search_path setting and restore the
+ * caller's, each time looking the new path up in the catalogs (charges ran
+ * 5-36% faster without it, 16 clients, four runs).  Instead fc_consume()
+ * pushes this path, pg_catalog and nothing else (not even pg_temp), for as
+ * long as it runs: every name that anything run by a charge resolves (its
+ * SPI statements, the PL/pgSQL functions it calls, a DBA's trigger or index
+ * expression on the extension's tables) is resolved in it, never in the
+ * caller's schemas.  An error pops it with the (sub)transaction it aborts.
+ * (PostgreSQL 15's override search path: sql/privileges.sql, the hostile
+ * caller, fails without it.)
+ */
+void
+fc_safe_path_push(void)
+{
+	OverrideSearchPath path = {.schemas = NIL, .addCatalog = true, .addTemp = false};
+
+	PushOverrideSearchPath(&path);
+}
+
+void
+fc_safe_path_pop(void)
+{
+	PopOverrideSearchPath();
+}
 
 /*
  * The plan for sql, prepared and kept on first use.
