@@ -17,3 +17,67 @@ ALTER FUNCTION @extschema@.credits_try_consume(text, @extschema@.credit_kind, in
     RESET search_path;
 ALTER FUNCTION @extschema@.charge()
     RESET search_path;
+
+-- The exact path of a charge reads its plan's limit with a subquery instead
+-- of _plan_limit(), a SQL function that was parsed and planned on every call
+-- (the first charge of a period in the library does the same since the
+-- 1.1 library).
+CREATE OR REPLACE FUNCTION @extschema@._charge_slow(account text, kind @extschema@.credit_kind,
+                                         period_start timestamptz, period_end timestamptz,
+                                         amount integer, at timestamptz,
+                                         OUT ok boolean, OUT monthly bigint, OUT topup bigint,
+                                         OUT used bigint, OUT lim bigint, OUT balance bigint)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    acc @extschema@.accounts;
+    contended boolean;
+BEGIN
+    acc := @extschema@._lock_account(account);
+    -- Holds past their ttl give their credits back first (lazy expiry).
+    IF @extschema@._release_expired(account, at, acc.plan) > 0 THEN
+        SELECT * INTO acc FROM @extschema@.accounts a WHERE a.account = _charge_slow.account;
+    END IF;
+    -- (not _plan_limit(): a SQL function is parsed and planned on every call)
+    lim := (SELECT CASE kind WHEN 'compression' THEN p.compression_limit ELSE p.ai_monthly END
+              FROM @extschema@.plans p WHERE p.name = acc.plan);
+    balance := acc.topup_balance;
+    SELECT coalesce(sum(c.used), 0), coalesce(bool_or(c.cap IS NULL OR c.used + amount <= c.cap), false)
+      INTO used, contended
+      FROM (SELECT c.used, c.cap FROM @extschema@.counters c
+             WHERE c.account = _charge_slow.account AND c.kind = _charge_slow.kind
+               AND c.period_start = _charge_slow.period_start
+             ORDER BY c.slot FOR UPDATE) c;
+    IF lim IS NULL THEN
+        monthly := amount;
+        topup := 0;
+    ELSE
+        monthly := least(amount, greatest(lim - used, 0));
+        topup := amount - monthly;
+        IF topup > 0 AND (kind = 'compression' OR topup > balance) THEN
+            ok := false;
+            RETURN;
+        END IF;
+    END IF;
+    UPDATE @extschema@.counters c
+       SET used = c.used + _charge_slow.monthly, topup_used = c.topup_used + _charge_slow.topup
+     WHERE c.account = _charge_slow.account AND c.kind = _charge_slow.kind
+       AND c.period_start = _charge_slow.period_start
+       AND c.slot = (SELECT c2.slot FROM @extschema@.counters c2
+                      WHERE c2.account = _charge_slow.account AND c2.kind = _charge_slow.kind
+                        AND c2.period_start = _charge_slow.period_start
+                      ORDER BY c2.cap - c2.used DESC NULLS FIRST, c2.slot LIMIT 1);
+    IF NOT FOUND THEN
+        INSERT INTO @extschema@.counters (account, kind, period_start, slot, period_end, used, topup_used)
+        VALUES (account, kind, period_start, 0, period_end, monthly, topup);
+    END IF;
+    IF topup > 0 THEN
+        UPDATE @extschema@.accounts a SET topup_balance = a.topup_balance - _charge_slow.topup
+         WHERE a.account = _charge_slow.account;
+    END IF;
+    PERFORM @extschema@._rebalance(account, kind, period_start, period_end, lim, contended);
+    ok := true;
+END
+$$;

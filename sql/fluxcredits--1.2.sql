@@ -396,7 +396,9 @@ BEGIN
     IF @extschema@._release_expired(account, at, acc.plan) > 0 THEN
         SELECT * INTO acc FROM @extschema@.accounts a WHERE a.account = _charge_slow.account;
     END IF;
-    lim := @extschema@._plan_limit(acc.plan, kind);
+    -- (not _plan_limit(): a SQL function is parsed and planned on every call)
+    lim := (SELECT CASE kind WHEN 'compression' THEN p.compression_limit ELSE p.ai_monthly END
+              FROM @extschema@.plans p WHERE p.name = acc.plan);
     balance := acc.topup_balance;
     SELECT coalesce(sum(c.used), 0), coalesce(bool_or(c.cap IS NULL OR c.used + amount <= c.cap), false)
       INTO used, contended
