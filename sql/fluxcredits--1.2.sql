@@ -390,6 +390,7 @@ AS $$
 DECLARE
     acc @extschema@.accounts;
     contended boolean;
+    settled boolean;            -- every slot's cap is what it has used
 BEGIN
     acc := @extschema@._lock_account(account);
     -- Holds past their ttl give their credits back first (lazy expiry).
@@ -400,8 +401,9 @@ BEGIN
     lim := (SELECT CASE kind WHEN 'compression' THEN p.compression_limit ELSE p.ai_monthly END
               FROM @extschema@.plans p WHERE p.name = acc.plan);
     balance := acc.topup_balance;
-    SELECT coalesce(sum(c.used), 0), coalesce(bool_or(c.cap IS NULL OR c.used + amount <= c.cap), false)
-      INTO used, contended
+    SELECT coalesce(sum(c.used), 0), coalesce(bool_or(c.cap IS NULL OR c.used + amount <= c.cap), false),
+           coalesce(bool_and(c.cap IS NOT NULL AND c.cap = c.used), false)
+      INTO used, contended, settled
       FROM (SELECT c.used, c.cap FROM @extschema@.counters c
              WHERE c.account = _charge_slow.account AND c.kind = _charge_slow.kind
                AND c.period_start = _charge_slow.period_start
@@ -433,7 +435,12 @@ BEGIN
         UPDATE @extschema@.accounts a SET topup_balance = a.topup_balance - _charge_slow.topup
          WHERE a.account = _charge_slow.account;
     END IF;
-    PERFORM @extschema@._rebalance(account, kind, period_start, period_end, lim, contended);
+    -- Past the monthly limit, with every slot already capped at what it
+    -- used, sharing out the caps again would write the same caps: an AI
+    -- charge drawn wholly from the top-up skips it.
+    IF NOT (monthly = 0 AND settled AND NOT contended) THEN
+        PERFORM @extschema@._rebalance(account, kind, period_start, period_end, lim, contended);
+    END IF;
     ok := true;
 END
 $$;
