@@ -224,7 +224,7 @@ insert_ledger(const FcCharge *a, TimestampTz start, int64 monthly, int64 topup,
  * right here (fc_slot_add), and *added says so.
  */
 static int
-lock_slot(const FcCharge *a, TimestampTz start, int64 *total, bool *added)
+lock_slot(const FcCharge *a, TimestampTz start, int64 *total, bool *added, int *nslots)
 {
 	static int	last_slot = 0;	/* the slot this backend used last */
 	static const char *const columns[] = {
@@ -256,6 +256,7 @@ lock_slot(const FcCharge *a, TimestampTz start, int64 *total, bool *added)
 		int			first = 0;
 
 		*total = a->amount;
+		*nslots = 0;
 		fc_scan_begin(&scan, "counters", "counters_pkey", &cols, 2, eqfuncs, keys, snapshot);
 		desc = RelationGetDescr(scan.heap);
 		while ((tuple = fc_scan_next(&scan)) != NULL)
@@ -267,6 +268,7 @@ lock_slot(const FcCharge *a, TimestampTz start, int64 *total, bool *added)
 			if (fc_kind_of(heap_getattr(tuple, cols.attnos[2], desc, &isnull),
 						   TupleDescAttr(desc, cols.attnos[2] - 1)->atttypid) != a->kind)
 				continue;
+			(*nslots)++;
 			used = DatumGetInt64(heap_getattr(tuple, cols.attnos[4], desc, &isnull));
 			*total += used;
 			cap = DatumGetInt64(heap_getattr(tuple, cols.attnos[5], desc, &isnull));
@@ -338,13 +340,13 @@ lock_slot(const FcCharge *a, TimestampTz start, int64 *total, bool *added)
  * way).
  */
 static int64
-charge_fast(const FcCharge *a, TimestampTz start, int64 *total)
+charge_fast(const FcCharge *a, TimestampTz start, int64 *total, int *nslots)
 {
 	static SPIPlanPtr plan = NULL;
 	static const Oid types[5] = {TEXTOID, TIMESTAMPTZOID, TEXTOID, INT4OID, INT2OID};
 	Datum		values[5];
 	bool		added;
-	int			slot = lock_slot(a, start, total, &added);
+	int			slot = lock_slot(a, start, total, &added, nslots);
 
 	if (slot < 0)
 		return -1;
@@ -479,6 +481,7 @@ typedef struct FcExactWork
 	const FcCharge *a;
 	TimestampTz start;
 	TimestampTz end;
+	bool		try_first_slot; /* false: a limited kind with slots already */
 	FcExact		result;
 	int64		monthly;
 	int64		topup;
@@ -494,7 +497,7 @@ exact_work(void *arg)
 
 	w->monthly = w->a->amount;
 	w->topup = 0;
-	if (charge_first_slot(w->a, w->start, w->end))
+	if (w->try_first_slot && charge_first_slot(w->a, w->start, w->end))
 		w->result = FC_EXACT_FIRST_SLOT;
 	else if (charge_slow(w->a, w->start, w->end, &w->monthly, &w->topup, &w->used,
 						 &w->lim, &w->balance))
@@ -504,10 +507,10 @@ exact_work(void *arg)
 }
 
 static FcExact
-charge_exact(const FcCharge *a, TimestampTz start, TimestampTz end,
+charge_exact(const FcCharge *a, TimestampTz start, TimestampTz end, bool try_first_slot,
 			 int64 *monthly, int64 *topup, int64 *used, int64 *lim, int64 *balance)
 {
-	FcExactWork w = {.a = a, .start = start, .end = end};
+	FcExactWork w = {.a = a, .start = start, .end = end, .try_first_slot = try_first_slot};
 	FcSlotSet	set = {.account = a->account, .kind = fc_kind_name(a->kind),
 	.any_period = false, .period_start = start};
 
@@ -564,6 +567,7 @@ fc_consume(const FcCharge *req, bool raise)
 				topup = 0,
 				limit,
 				total = 0;
+	int			nslots = 0;
 
 	/* before anything is locked (the slot lock below is not SQL's FOR UPDATE) */
 	if (XactReadOnly)
@@ -598,13 +602,20 @@ fc_consume(const FcCharge *req, bool raise)
 	limit = a.kind == FC_KIND_AI ? acc.ai_monthly :
 		acc.compression_unlimited ? -1 : acc.compression_limit;
 	monthly = a.amount;
-	charge = charge_fast(&a, start, &total);
+	charge = charge_fast(&a, start, &total, &nslots);
 	if (charge < 0)
 	{
 		int64		used,
 					balance;
 
-		switch (charge_exact(&a, start, end, &monthly, &topup, &used, &limit, &balance))
+		/*
+		 * A limited kind's first slot is made only when the period has no
+		 * slot, and slots are never deleted: with slots seen, the exact path
+		 * goes straight to charge_slow (which also copes with a plan made
+		 * unlimited since the account was read).
+		 */
+		switch (charge_exact(&a, start, end, limit < 0 || nslots == 0,
+							 &monthly, &topup, &used, &limit, &balance))
 		{
 			case FC_EXACT_FIRST_SLOT:
 				total = a.amount;
