@@ -53,6 +53,16 @@ all install installcheck:
 else
 include $(PGXS)
 
+# `make install` would rewrite the installed library in place, and a running
+# backend that has it mapped then runs whatever the new file holds at those
+# pages: one crashed so while checking the 1.1 -> 1.2 update (and a crashed
+# backend restarts the whole server).  Removing the old file first gives the
+# new one a new inode; running backends keep the old one until they exit.
+install-lib-shared: unlink-installed-lib
+.PHONY: unlink-installed-lib
+unlink-installed-lib: installdirs-lib
+	rm -f '$(DESTDIR)$(pkglibdir)/$(shlib)'
+
 # Suites on throwaway instances, one target each, so that the test script can
 # run them all and report each even when an earlier one fails.
 .PHONY: regress-temp isolation-temp tap-temp print-tests

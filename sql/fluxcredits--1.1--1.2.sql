@@ -11,12 +11,36 @@
 -- a caller's schemas still change nothing a charge does.  The other
 -- SECURITY DEFINER functions keep the clause.
 
-ALTER FUNCTION @extschema@.credits_consume(text, @extschema@.credit_kind, integer, text, text, timestamptz)
-    RESET search_path;
-ALTER FUNCTION @extschema@.credits_try_consume(text, @extschema@.credit_kind, integer, text, text, timestamptz)
-    RESET search_path;
-ALTER FUNCTION @extschema@.charge()
-    RESET search_path;
+-- CREATE OR REPLACE keeps their privileges and comments; without a SET
+-- clause it leaves none.  Their C names end in _1_2: a session that loaded
+-- the 1.1 library before this update keeps it until it reconnects, and that
+-- library does not set the path; it has no function of these names, so
+-- such a session's charge is refused instead of running with its caller's
+-- path.
+CREATE OR REPLACE FUNCTION @extschema@.credits_consume(account text,
+                                            kind @extschema@.credit_kind,
+                                            amount integer DEFAULT 1,
+                                            image text DEFAULT NULL,
+                                            idempotency_key text DEFAULT NULL,
+                                            at timestamptz DEFAULT now())
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'fc_credits_consume_1_2'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+CREATE OR REPLACE FUNCTION @extschema@.credits_try_consume(account text,
+                                                kind @extschema@.credit_kind,
+                                                amount integer DEFAULT 1,
+                                                image text DEFAULT NULL,
+                                                idempotency_key text DEFAULT NULL,
+                                                at timestamptz DEFAULT now())
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'fc_credits_try_consume_1_2'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+CREATE OR REPLACE FUNCTION @extschema@.charge()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'fc_charge_trigger_1_2'
+LANGUAGE C SECURITY DEFINER;
 
 -- The exact path of a charge reads its plan's limit with a subquery instead
 -- of _plan_limit(), a SQL function that was parsed and planned on every call

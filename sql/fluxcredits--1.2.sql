@@ -515,7 +515,7 @@ CREATE FUNCTION @extschema@.credits_consume(account text,
                                             idempotency_key text DEFAULT NULL,
                                             at timestamptz DEFAULT now())
 RETURNS bigint
-AS 'MODULE_PATHNAME', 'fc_credits_consume'
+AS 'MODULE_PATHNAME', 'fc_credits_consume_1_2'
 LANGUAGE C VOLATILE SECURITY DEFINER;
 -- No SET search_path on the three charge functions written in C
 -- (credits_consume, credits_try_consume, charge()): while a charge runs, the
@@ -523,6 +523,8 @@ LANGUAGE C VOLATILE SECURITY DEFINER;
 -- (src/spi_plans.c, fc_safe_path_push), for its SQL statements and for
 -- anything they run; the clause would cost every charge a setting change
 -- and two catalog lookups of the path.
+-- Their C names end in _1_2 so that a session still running the 1.1
+-- library, which does not set the path, cannot call them.
 COMMENT ON FUNCTION @extschema@.credits_consume(text, @extschema@.credit_kind, integer, text, text, timestamptz) IS
 'charges credits, all or nothing; returns the charge id; raises FC001 when they do not fit';
 
@@ -533,7 +535,7 @@ CREATE FUNCTION @extschema@.credits_try_consume(account text,
                                                 idempotency_key text DEFAULT NULL,
                                                 at timestamptz DEFAULT now())
 RETURNS boolean
-AS 'MODULE_PATHNAME', 'fc_credits_try_consume'
+AS 'MODULE_PATHNAME', 'fc_credits_try_consume_1_2'
 LANGUAGE C VOLATILE SECURITY DEFINER;
 COMMENT ON FUNCTION @extschema@.credits_try_consume(text, @extschema@.credit_kind, integer, text, text, timestamptz) IS
 'credits_consume that returns false instead of raising FC001';
@@ -975,7 +977,7 @@ REVOKE ALL ON FUNCTION @extschema@._lock_reservation(bigint, timestamptz) FROM P
 
 CREATE FUNCTION @extschema@.charge()
 RETURNS trigger
-AS 'MODULE_PATHNAME', 'fc_charge_trigger'
+AS 'MODULE_PATHNAME', 'fc_charge_trigger_1_2'
 LANGUAGE C SECURITY DEFINER;
 -- No SET search_path: see credits_consume.
 COMMENT ON FUNCTION @extschema@.charge() IS

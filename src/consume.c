@@ -673,6 +673,28 @@ fc_credits_try_consume(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(fc_consume(&a, false) >= 0);
 }
 
+/*
+ * The same functions under the names the 1.2 SQL definitions use.  1.2
+ * dropped their SET search_path because this library sets the path itself
+ * (fc_safe_path_push); a session that loaded the 1.1 library before the
+ * update keeps it until it reconnects, and that library does not.  Under
+ * the old names it would run the SET-less definitions with the caller's
+ * path; under these it finds no such function and refuses the call.
+ */
+PG_FUNCTION_INFO_V1(fc_credits_consume_1_2);
+Datum
+fc_credits_consume_1_2(PG_FUNCTION_ARGS)
+{
+	return fc_credits_consume(fcinfo);
+}
+
+PG_FUNCTION_INFO_V1(fc_credits_try_consume_1_2);
+Datum
+fc_credits_try_consume_1_2(PG_FUNCTION_ARGS)
+{
+	return fc_credits_try_consume(fcinfo);
+}
+
 /* Module set-up: the fluxcredits.counter_slots setting. */
 int			fc_counter_slots = 16;
 

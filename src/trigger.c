@@ -143,3 +143,11 @@ fc_charge_trigger(PG_FUNCTION_ARGS)
 	}
 	return PointerGetDatum(tuple);
 }
+
+/* charge() under the name of its 1.2 definition: see fc_credits_consume_1_2. */
+PG_FUNCTION_INFO_V1(fc_charge_trigger_1_2);
+Datum
+fc_charge_trigger_1_2(PG_FUNCTION_ARGS)
+{
+	return fc_charge_trigger(fcinfo);
+}
