@@ -36,7 +36,10 @@ SELECT 'type', t.oid::regtype::text, a.privilege_type
 -- no SQL, or are internal ones called from a function that sets it), but
 -- the three charge functions in C: they put the path pg_catalog in force
 -- themselves while they run (the hostile caller below is their test).
-SELECT p.oid::regprocedure AS missing_search_path
+-- Their C names end in _1_2, which the 1.1 library (it does not set the
+-- path) lacks, so a session still running it after an update cannot call
+-- them.
+SELECT p.oid::regprocedure AS missing_search_path, p.prosrc AS c_function
   FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
  WHERE p.pronamespace = 'fluxcredits'::regnamespace
    AND (p.prosecdef OR l.lanname <> 'c')
