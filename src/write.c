@@ -469,21 +469,20 @@ fc_slot_add(Relation rel, TupleTableSlot *locked, AttrNumber used_attno, int64 a
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 	HeapTuple	old = ExecFetchSlotHeapTuple(locked, false, NULL);
-	Datum	   *values = palloc0(sizeof(Datum) * desc->natts);
-	bool	   *nulls = palloc0(sizeof(bool) * desc->natts);
-	bool	   *replace = palloc0(sizeof(bool) * desc->natts);
 	bool		isnull;
 	int64		used = DatumGetInt64(heap_getattr(old, used_attno, desc, &isnull));
 	int64		sum;
+	int			col = used_attno;
+	Datum		value;
 	HeapTuple	newtup;
 
 	if (pg_add_s64_overflow(used, amount, &sum))
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("bigint out of range")));
-	values[used_attno - 1] = Int64GetDatum(sum);
-	replace[used_attno - 1] = true;
-	newtup = heap_modify_tuple(old, desc, values, nulls, replace);
+	value = Int64GetDatum(sum);
+	isnull = false;
+	newtup = heap_modify_tuple_by_cols(old, desc, 1, &col, &value, &isnull);
 	simple_heap_update(rel, &old->t_self, newtup);
 	if (!HeapTupleIsHeapOnly(newtup))
 	{
