@@ -53,6 +53,10 @@ all install installcheck:
 else
 include $(PGXS)
 
+# PGXS tracks no header dependencies: an object built against an older
+# struct layout in a header would run with it (a stack overflow, seen).
+$(OBJS): $(wildcard src/*.h)
+
 # `make install` would rewrite the installed library in place, and a running
 # backend that has it mapped then runs whatever the new file holds at those
 # pages: one crashed so while checking the 1.1 -> 1.2 update (and a crashed

@@ -36,9 +36,10 @@ SELECT 'type', t.oid::regtype::text, a.privilege_type
 -- no SQL, or are internal ones called from a function that sets it), but
 -- the three charge functions in C: they put the path pg_catalog in force
 -- themselves while they run (the hostile caller below is their test).
--- Their C names end in _1_2, which the 1.1 library (it does not set the
--- path) lacks, so a session still running it after an update cannot call
--- them.
+-- Their C names end in _1_3, which the older libraries lack (1.1 does not
+-- set the path; 1.2 crashed writing the slot of a counters table with 1.3's
+-- expression index), so a session still running one after an update cannot
+-- call them.
 SELECT p.oid::regprocedure AS missing_search_path, p.prosrc AS c_function
   FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
  WHERE p.pronamespace = 'fluxcredits'::regnamespace

@@ -259,18 +259,15 @@ fc_account_load(const char *account, Snapshot snapshot, FcAccount *acc)
 		"account", "plan", "anchor", "tz", "topup_balance", "anchor_since"
 	};
 	static FcColumns acols = {.n = lengthof(account_columns), .names = account_columns};
-	static const Oid texteq[1] = {F_TEXTEQ};
 	FcScan		scan;
 	HeapTuple	tuple;
 	TupleDesc	desc;
-	Datum		key;
 	Datum		d;
 	bool		isnull;
 
 	snapshot = RegisterSnapshot(snapshot);
 
-	key = CStringGetTextDatum(account);
-	fc_scan_begin(&scan, "accounts", "accounts_pkey", &acols, 1, texteq, &key, snapshot);
+	fc_account_scan_begin(&scan, &acols, account, snapshot);
 	tuple = fc_scan_next(&scan);
 	if (tuple == NULL)
 		ereport(ERROR,

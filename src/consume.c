@@ -231,12 +231,8 @@ lock_slot(const FcCharge *a, TimestampTz start, int64 *total, bool *added, int *
 		"account", "period_start", "kind", "slot", "used", "cap"
 	};
 	static FcColumns cols = {.n = lengthof(columns), .names = columns};
-	static const Oid eqfuncs[2] = {F_TEXTEQ, F_TIMESTAMPTZ_EQ};
-	Datum		keys[2];
 	int			found = -1;
 
-	keys[0] = CStringGetTextDatum(a->account);
-	keys[1] = TimestampTzGetDatum(start);
 	*added = false;
 
 	/* this transaction's own earlier charges must be seen */
@@ -257,7 +253,7 @@ lock_slot(const FcCharge *a, TimestampTz start, int64 *total, bool *added, int *
 
 		*total = a->amount;
 		*nslots = 0;
-		fc_scan_begin(&scan, "counters", "counters_pkey", &cols, 2, eqfuncs, keys, snapshot);
+		fc_counters_scan_begin(&scan, &cols, a->account, start, snapshot);
 		desc = RelationGetDescr(scan.heap);
 		while ((tuple = fc_scan_next(&scan)) != NULL)
 		{
@@ -693,6 +689,36 @@ Datum
 fc_credits_try_consume_1_2(PG_FUNCTION_ARGS)
 {
 	return fc_credits_try_consume(fcinfo);
+}
+
+/*
+ * And under the names the 1.3 definitions use (_hold's too).  1.3 adds a
+ * hash index on an expression to counters; the 1.2 library handed the
+ * entries of such an index, on a slot update that was not HOT, to the
+ * executor's routine in a way that crashed the backend (src/write.c,
+ * insert_index_entries_executor).  A session that loaded the 1.2 library
+ * before the update finds no function of these names and refuses the
+ * charge instead.
+ */
+PG_FUNCTION_INFO_V1(fc_credits_consume_1_3);
+Datum
+fc_credits_consume_1_3(PG_FUNCTION_ARGS)
+{
+	return fc_credits_consume(fcinfo);
+}
+
+PG_FUNCTION_INFO_V1(fc_credits_try_consume_1_3);
+Datum
+fc_credits_try_consume_1_3(PG_FUNCTION_ARGS)
+{
+	return fc_credits_try_consume(fcinfo);
+}
+
+PG_FUNCTION_INFO_V1(fc_hold_1_3);
+Datum
+fc_hold_1_3(PG_FUNCTION_ARGS)
+{
+	return fc_hold(fcinfo);
 }
 
 /* Module set-up: the fluxcredits.counter_slots setting. */

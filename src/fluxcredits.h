@@ -135,6 +135,15 @@ typedef struct FcScan
 	Relation	heap;
 	Relation	index;
 	struct SysScanDescData *scan;
+	/* a scan through a hash index (fc_account/counters_scan_begin): */
+	struct IndexScanDescData *iscan;
+	struct TupleTableSlot *slot;
+	const char *account;	/* the account (a C string of the caller) */
+	int			account_len;
+	bool		check_start;	/* only rows of the period starting at start */
+	TimestampTz start;
+	AttrNumber	account_attno;
+	AttrNumber	start_attno;
 } FcScan;
 
 typedef struct FcColumns
@@ -148,6 +157,11 @@ typedef struct FcColumns
 extern void fc_scan_begin(FcScan *s, const char *table, const char *index,
 						  FcColumns *cols, int nkeys, const Oid *eqfuncs,
 						  const Datum *values, Snapshot snapshot);
+extern void fc_account_scan_begin(FcScan *s, FcColumns *cols,
+								  const char *account, Snapshot snapshot);
+extern void fc_counters_scan_begin(FcScan *s, FcColumns *cols,
+								   const char *account, TimestampTz start,
+								   Snapshot snapshot);
 extern HeapTuple fc_scan_next(FcScan *s);
 extern void fc_scan_end(FcScan *s);
 extern Relation fc_table_open(const char *relname, LOCKMODE lockmode);

@@ -17,14 +17,19 @@
 #include "fluxcredits.h"
 
 #include "access/genam.h"
+#include "access/hash.h"
 #include "access/nbtree.h"
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_am_d.h"
+#include "common/hashfn.h"
+#include "executor/tuptable.h"
 #include "lib/stringinfo.h"
 #include "storage/bufmgr.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -186,6 +191,7 @@ fc_scan_begin(FcScan *s, const char *table, const char *index, FcColumns *cols,
 	ScanKeyData keys[FC_SCAN_MAX_KEYS];
 
 	Assert(nkeys <= FC_SCAN_MAX_KEYS && nkeys <= cols->n);
+	s->iscan = NULL;
 	s->heap = fc_open(table, false, AccessShareLock);
 	s->index = fc_open(index, true, AccessShareLock);
 	fc_columns(cols, s->heap);
@@ -196,15 +202,202 @@ fc_scan_begin(FcScan *s, const char *table, const char *index, FcColumns *cols,
 	s->scan = systable_beginscan_ordered(s->heap, s->index, snapshot, nkeys, keys);
 }
 
+/*
+ * The value counters_account_period indexes for (account, period_start):
+ * a 64-bit hash of the account's bytes seeded with the period start.  The
+ * hash index finds an account's counter slots of one period in one bucket
+ * page, where the primary key's btree descends three levels comparing text;
+ * rows of other accounts or periods that share the value are skipped by
+ * comparing the columns (fc_scan_next).
+ */
+static int64
+fc_counters_key_of(const char *account, int len, TimestampTz start)
+{
+	return (int64) hash_bytes_extended((const unsigned char *) account, len,
+									   (uint64) start);
+}
+
+/* _counters_key(account, period_start), the index expression */
+PG_FUNCTION_INFO_V1(fc_counters_key);
+Datum
+fc_counters_key(PG_FUNCTION_ARGS)
+{
+	text	   *account = PG_GETARG_TEXT_PP(0);
+
+	PG_RETURN_INT64(fc_counters_key_of(VARDATA_ANY(account),
+									   VARSIZE_ANY_EXHDR(account),
+									   PG_GETARG_TIMESTAMPTZ(1)));
+}
+
+/*
+ * fluxcredits.<name> if it exists and is a valid one-column hash index
+ * (extension scripts before 1.3 do not make the hash indexes), opened with
+ * AccessShareLock; else NULL.
+ */
+static Relation
+fc_hash_index_open(const char *name)
+{
+	RelidCacheEntry *e = fc_relid_entry(name);
+	Relation	rel = NULL;
+
+	if (OidIsValid(e->relid))
+	{
+		rel = try_index_open(e->relid, AccessShareLock);
+		if (rel != NULL && !fc_rel_is(rel, name))
+		{
+			index_close(rel, AccessShareLock);
+			rel = NULL;
+		}
+	}
+	if (rel == NULL)
+	{
+		e->relid = get_relname_relid(name, get_namespace_oid("fluxcredits", false));
+		if (!OidIsValid(e->relid))
+			return NULL;
+		rel = index_open(e->relid, AccessShareLock);
+	}
+	if (rel->rd_rel->relam != HASH_AM_OID || !rel->rd_index->indisvalid ||
+		rel->rd_index->indnatts != 1)
+	{
+		index_close(rel, NoLock);
+		return NULL;
+	}
+	return rel;
+}
+
+/*
+ * Begin a scan of fluxcredits.<table> through its hash index for the rows
+ * whose column cols->attnos[0] is account (and, if check_start, whose
+ * cols->attnos[1] is start): the index returns every row whose key hashes
+ * alike, and fc_scan_next() skips those of other accounts or periods.
+ */
+static void
+fc_hash_scan_begin(FcScan *s, const char *table, Relation index, FcColumns *cols,
+				   Oid eqfunc, Datum key, const char *account,
+				   bool check_start, TimestampTz start, Snapshot snapshot)
+{
+	ScanKeyData skey;
+
+	s->scan = NULL;
+	s->index = index;
+	s->heap = fc_open(table, false, AccessShareLock);
+	fc_columns(cols, s->heap);
+	s->account = account;
+	s->account_len = strlen(account);
+	s->check_start = check_start;
+	s->start = start;
+	s->account_attno = cols->attnos[0];
+	s->start_attno = cols->attnos[1];
+	ScanKeyEntryInitialize(&skey, 0, 1, HTEqualStrategyNumber, InvalidOid,
+						   index->rd_indcollation[0], eqfunc, key);
+	s->iscan = index_beginscan(s->heap, s->index, snapshot, 1, 0);
+	index_rescan(s->iscan, &skey, 1, NULL, 0);
+	s->slot = table_slot_create(s->heap, NULL);
+}
+
+/*
+ * Begin a scan of fluxcredits.accounts for account (cols->names begins with
+ * "account"): through the hash index accounts_account, or the primary key
+ * where that index is missing.  A hash index finds the row in one bucket
+ * page and never touches a page every lookup shares, where a btree descends
+ * from its root, which every backend pins and locks: under concurrent
+ * read-outs and charges, the btree's probe cost twice the hash's.
+ */
+void
+fc_account_scan_begin(FcScan *s, FcColumns *cols, const char *account,
+					  Snapshot snapshot)
+{
+	static const Oid texteq[1] = {F_TEXTEQ};
+	Relation	index = fc_hash_index_open("accounts_account");
+	Datum		key = CStringGetTextDatum(account);
+
+	if (index == NULL)
+		fc_scan_begin(s, "accounts", "accounts_pkey", cols, 1, texteq, &key, snapshot);
+	else
+		fc_hash_scan_begin(s, "accounts", index, cols, F_TEXTEQ, key, account,
+						   false, 0, snapshot);
+}
+
+/*
+ * Begin a scan of fluxcredits.counters for one account's slots of the
+ * period starting at start (cols->names begins with "account",
+ * "period_start"): through the hash index counters_account_period, or the
+ * primary key where that index is missing.
+ */
+void
+fc_counters_scan_begin(FcScan *s, FcColumns *cols, const char *account,
+					   TimestampTz start, Snapshot snapshot)
+{
+	static const Oid eqfuncs[2] = {F_TEXTEQ, F_TIMESTAMPTZ_EQ};
+	Relation	index = fc_hash_index_open("counters_account_period");
+
+	if (index == NULL)
+	{
+		Datum		keys[2];
+
+		keys[0] = CStringGetTextDatum(account);
+		keys[1] = TimestampTzGetDatum(start);
+		fc_scan_begin(s, "counters", "counters_pkey", cols, 2, eqfuncs, keys, snapshot);
+	}
+	else
+		fc_hash_scan_begin(s, "counters", index, cols, F_INT8EQ,
+						   Int64GetDatum(fc_counters_key_of(account, strlen(account), start)),
+						   account, true, start, snapshot);
+}
+
 HeapTuple
 fc_scan_next(FcScan *s)
 {
-	return systable_getnext_ordered(s->scan, ForwardScanDirection);
+	TupleDesc	desc;
+	const char *account;
+	int			len;
+
+	if (s->iscan == NULL)
+		return systable_getnext_ordered(s->scan, ForwardScanDirection);
+
+	desc = RelationGetDescr(s->heap);
+	account = s->account;
+	len = s->account_len;
+	while (index_getnext_slot(s->iscan, ForwardScanDirection, s->slot))
+	{
+		HeapTuple	tuple = ExecFetchSlotHeapTuple(s->slot, false, NULL);
+		bool		isnull;
+		Datum		d;
+		text	   *t;
+
+		/*
+		 * The hash only narrows the search: check the columns (bytes equal
+		 * is text equal, the database's collation being deterministic).
+		 */
+		if (s->check_start)
+		{
+			d = heap_getattr(tuple, s->start_attno, desc, &isnull);
+			if (isnull || DatumGetTimestampTz(d) != s->start)
+				continue;
+		}
+		d = heap_getattr(tuple, s->account_attno, desc, &isnull);
+		if (isnull)
+			continue;
+		t = (text *) DatumGetPointer(d);
+		if (VARATT_IS_EXTENDED(t))
+			t = pg_detoast_datum_packed(t);
+		if ((int) VARSIZE_ANY_EXHDR(t) == len && memcmp(VARDATA_ANY(t), account, len) == 0)
+			return tuple;
+	}
+	return NULL;
 }
 
 void
 fc_scan_end(FcScan *s)
 {
+	if (s->scan == NULL)
+	{
+		index_endscan(s->iscan);
+		ExecDropSingleTupleTableSlot(s->slot);
+		index_close(s->index, NoLock);
+		table_close(s->heap, NoLock);
+		return;
+	}
 	systable_endscan_ordered(s->scan);
 	/* the locks are kept to the end of the transaction, as a SELECT's are */
 	index_close(s->index, NoLock);

@@ -151,3 +151,11 @@ fc_charge_trigger_1_2(PG_FUNCTION_ARGS)
 {
 	return fc_charge_trigger(fcinfo);
 }
+
+/* charge() under the name of its 1.3 definition: see fc_credits_consume_1_3. */
+PG_FUNCTION_INFO_V1(fc_charge_trigger_1_3);
+Datum
+fc_charge_trigger_1_3(PG_FUNCTION_ARGS)
+{
+	return fc_charge_trigger(fcinfo);
+}

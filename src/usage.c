@@ -97,9 +97,7 @@ fc_credits_usage(PG_FUNCTION_ARGS)
 	topup_balance = acc.topup_balance;
 
 	/* The period's counter slots, summed per kind. */
-	keys[0] = CStringGetTextDatum(account);
-	keys[1] = TimestampTzGetDatum(start);
-	fc_scan_begin(&scan, "counters", "counters_pkey", &ccols, 2, eqfuncs, keys, snapshot);
+	fc_counters_scan_begin(&scan, &ccols, account, start, snapshot);
 	while ((tuple = fc_scan_next(&scan)) != NULL)
 	{
 		TupleDesc	desc = RelationGetDescr(scan.heap);
@@ -125,6 +123,7 @@ fc_credits_usage(PG_FUNCTION_ARGS)
 	 */
 	if (fc_index_never_used("reservations_held"))
 		goto no_holds;			/* no reservation was ever held */
+	keys[0] = CStringGetTextDatum(account);
 	fc_scan_begin(&scan, "reservations", "reservations_held", &rcols, 1, eqfuncs, keys, snapshot);
 	while ((tuple = fc_scan_next(&scan)) != NULL)
 	{

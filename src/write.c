@@ -22,8 +22,12 @@
  *	  through SQL instead (build_ledger_shape, fc_slot_direct_ok);
  *	- CHECK constraints: the values written satisfy them by construction
  *	  (used only grows, by a positive amount; the ledger has none); a ledger
- *	  with CHECK constraints, extra columns, or an index that is not plain
- *	  (expressions, exclusion, deferrable) also goes through SQL;
+ *	  with CHECK constraints or extra columns also goes through SQL;
+ *	- an index with an exclusion constraint or a deferrable unique one, or
+ *	  not yet ready for inserts, gets its entries from the executor's
+ *	  routine (ExecInsertIndexTuples); expression indexes (the hash index
+ *	  on counters is one) are computed here with FormIndexDatum, as the
+ *	  executor computes them;
  *	- permissions: the callers run as the extension's owner (SECURITY
  *	  DEFINER), who owns both tables.
  * Unique indexes are checked by index_insert() as the executor would (the
@@ -84,6 +88,7 @@ typedef struct RelIndexes
 	int			n;
 	IndexEntry *entries;
 	ExprContext *econtext;		/* for the predicates */
+	EState	   *estate;			/* for the expressions (FormIndexDatum) */
 	MemoryContext cxt;
 } RelIndexes;
 
@@ -119,6 +124,7 @@ forget_indexes(RelIndexes *ri)
 	ri->cxt = NULL;
 	ri->entries = NULL;
 	ri->econtext = NULL;
+	ri->estate = NULL;
 	ri->n = 0;
 }
 
@@ -157,8 +163,9 @@ register_callback(void)
 /*
  * Describe rel's indexes once: IndexInfo and compiled predicate of each, in
  * a context of their own.  ri->plain is false when an index needs what only
- * the executor does (expressions, exclusion constraints, a deferrable
- * unique constraint) or is not yet valid for inserts.
+ * the executor does (exclusion constraints, a deferrable unique constraint)
+ * or is not yet valid for inserts.  Expressions are evaluated in
+ * ri->estate, prepared on first use.
  */
 static void
 build_indexes(RelIndexes *ri, Relation rel)
@@ -179,6 +186,7 @@ build_indexes(RelIndexes *ri, Relation rel)
 	ri->plain = true;
 	ri->entries = palloc0(sizeof(IndexEntry) * Max(list_length(oids), 1));
 	ri->econtext = CreateStandaloneExprContext();
+	ri->estate = CreateExecutorState();
 	foreach(lc, oids)
 	{
 		Oid			indexid = lfirst_oid(lc);
@@ -186,7 +194,7 @@ build_indexes(RelIndexes *ri, Relation rel)
 		IndexInfo  *info = BuildIndexInfo(index);
 		IndexEntry *e = &ri->entries[i++];
 
-		if (info->ii_Expressions != NIL || info->ii_ExclusionOps != NULL ||
+		if (info->ii_ExclusionOps != NULL ||
 			!info->ii_ReadyForInserts || !index->rd_index->indimmediate)
 			ri->plain = false;
 		e->indexid = indexid;
@@ -215,6 +223,7 @@ insert_index_entries(RelIndexes *ri, Relation rel, TupleTableSlot *slot)
 	if (!ri->plain)
 		return false;
 	ri->econtext->ecxt_scantuple = slot;
+	GetPerTupleExprContext(ri->estate)->ecxt_scantuple = slot;
 	for (int i = 0; i < ri->n; i++)
 	{
 		IndexEntry *e = &ri->entries[i];
@@ -232,19 +241,21 @@ insert_index_entries(RelIndexes *ri, Relation rel, TupleTableSlot *slot)
 			continue;
 		/* the executor holds RowExclusiveLock on the indexes it writes */
 		index = index_open(e->indexid, RowExclusiveLock);
-		FormIndexDatum(e->info, slot, NULL, values, isnull);
+		FormIndexDatum(e->info, slot, ri->estate, values, isnull);
 		index_insert(index, values, isnull, &slot->tts_tid, rel,
 					 index->rd_index->indisunique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
 					 false, e->info);
+		ResetPerTupleExprContext(ri->estate);
 		index_close(index, NoLock);
 	}
 	ri->econtext->ecxt_scantuple = NULL;
+	GetPerTupleExprContext(ri->estate)->ecxt_scantuple = NULL;
 	return true;
 }
 
 /* The same with the executor's routine, for indexes insert_index_entries() cannot write. */
 static void
-insert_index_entries_executor(Relation rel, TupleTableSlot *slot, bool update)
+insert_index_entries_executor(Relation rel, TupleTableSlot *slot)
 {
 	EState	   *estate = CreateExecutorState();
 	ResultRelInfo *rri = makeNode(ResultRelInfo);
@@ -252,7 +263,13 @@ insert_index_entries_executor(Relation rel, TupleTableSlot *slot, bool update)
 
 	InitResultRelInfo(rri, rel, 1, NULL, 0);
 	ExecOpenIndices(rri, false);
-	recheck = ExecInsertIndexTuples(rri, slot, estate, update, false, NULL, NIL);
+	/*
+	 * update = false even for an updated row's new version: with true, the
+	 * executor looks the updated columns up in a range table, which this
+	 * EState has none of (a crash, seen); the flag is only a hint to the
+	 * btree's bottom-up deletion.
+	 */
+	recheck = ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL);
 	if (recheck != NIL)
 		elog(ERROR, "fluxcredits: deferred index checks on %s are not supported",
 			 RelationGetRelationName(rel));
@@ -427,7 +444,7 @@ fc_ledger_insert(const FcLedgerRow *row)
 	ExecStoreVirtualTuple(slot);
 	table_tuple_insert(rel, slot, GetCurrentCommandId(true), 0, NULL);
 	if (!insert_index_entries(&ledger_indexes, rel, slot))
-		insert_index_entries_executor(rel, slot, false);
+		insert_index_entries_executor(rel, slot);
 	ExecDropSingleTupleTableSlot(slot);
 	table_close(rel, NoLock);
 	return id;
@@ -490,7 +507,7 @@ fc_slot_add(Relation rel, TupleTableSlot *locked, AttrNumber used_attno, int64 a
 
 		ExecStoreHeapTuple(newtup, slot, false);
 		if (!insert_index_entries(&counters_indexes, rel, slot))
-			insert_index_entries_executor(rel, slot, true);
+			insert_index_entries_executor(rel, slot);
 		ExecDropSingleTupleTableSlot(slot);
 	}
 	heap_freetuple(newtup);
