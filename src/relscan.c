@@ -266,21 +266,21 @@ fc_hash_index_open(const char *name)
 }
 
 /*
- * Begin a scan of fluxcredits.<table> through its hash index for the rows
+ * Begin a scan of heap through its hash index (both opened) for the rows
  * whose column cols->attnos[0] is account (and, if check_start, whose
  * cols->attnos[1] is start): the index returns every row whose key hashes
  * alike, and fc_scan_next() skips those of other accounts or periods.
  */
 static void
-fc_hash_scan_begin(FcScan *s, const char *table, Relation index, FcColumns *cols,
+fc_hash_scan_begin(FcScan *s, Relation heap, Relation index, FcColumns *cols,
 				   Oid eqfunc, Datum key, const char *account,
 				   bool check_start, TimestampTz start, Snapshot snapshot)
 {
 	ScanKeyData skey;
 
 	s->scan = NULL;
+	s->heap = heap;
 	s->index = index;
-	s->heap = fc_open(table, false, AccessShareLock);
 	fc_columns(cols, s->heap);
 	s->account = account;
 	s->account_len = strlen(account);
@@ -308,13 +308,17 @@ fc_account_scan_begin(FcScan *s, FcColumns *cols, const char *account,
 					  Snapshot snapshot)
 {
 	static const Oid texteq[1] = {F_TEXTEQ};
+	Relation	heap = fc_open("accounts", false, AccessShareLock);	/* table first */
 	Relation	index = fc_hash_index_open("accounts_account");
 	Datum		key = CStringGetTextDatum(account);
 
 	if (index == NULL)
+	{
+		table_close(heap, NoLock);
 		fc_scan_begin(s, "accounts", "accounts_pkey", cols, 1, texteq, &key, snapshot);
+	}
 	else
-		fc_hash_scan_begin(s, "accounts", index, cols, F_TEXTEQ, key, account,
+		fc_hash_scan_begin(s, heap, index, cols, F_TEXTEQ, key, account,
 						   false, 0, snapshot);
 }
 
@@ -329,18 +333,20 @@ fc_counters_scan_begin(FcScan *s, FcColumns *cols, const char *account,
 					   TimestampTz start, Snapshot snapshot)
 {
 	static const Oid eqfuncs[2] = {F_TEXTEQ, F_TIMESTAMPTZ_EQ};
+	Relation	heap = fc_open("counters", false, AccessShareLock);	/* table first */
 	Relation	index = fc_hash_index_open("counters_account_period");
 
 	if (index == NULL)
 	{
 		Datum		keys[2];
 
+		table_close(heap, NoLock);
 		keys[0] = CStringGetTextDatum(account);
 		keys[1] = TimestampTzGetDatum(start);
 		fc_scan_begin(s, "counters", "counters_pkey", cols, 2, eqfuncs, keys, snapshot);
 	}
 	else
-		fc_hash_scan_begin(s, "counters", index, cols, F_INT8EQ,
+		fc_hash_scan_begin(s, heap, index, cols, F_INT8EQ,
 						   Int64GetDatum(fc_counters_key_of(account, strlen(account), start)),
 						   account, true, start, snapshot);
 }
