@@ -17,7 +17,8 @@
 #   2st      the bare definition for a known k: two starts, no search (a
 #            floor for any SQL formulation)
 #
-# Each query runs REPEAT times (default 3); the fastest run counts.  ns/call
+# Each query runs REPEAT times (default 3), the queries taking turns; the
+# fastest run of each counts.  ns/call
 # is (query - base) / rows.  Before timing, the C function and both SQL
 # versions are checked against each other on 100,000 rows.
 #
@@ -126,16 +127,32 @@ SQL
 ANCHOR="timestamptz '2019-01-31 10:00:00+00'"
 AT="(timestamptz '2019-01-31 10:00:00+00' + g * interval '17 minutes')"
 
-# fastest of REPEAT runs, in ms
-time_query() {
-    local sql=$1 best="" t i
+# One run of a query, in ms.
+time_once() {
+    local t
+    t=$(printf '\\timing on\n%s\n' "$1" | psql_run -At 2>&1 |
+        sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')
+    [ -n "$t" ] || { echo "error: query failed: $1" >&2; exit 1; }
+    echo "$t"
+}
+
+# The fastest of REPEAT runs of each query, in ms, in the order given.  The
+# queries take turns (one run of each per round), so that a query and the
+# baseline it is compared with see the machine alike: a per-call figure is
+# a small difference of two large times, and a slower minute during one
+# query's runs only would move it far.
+time_queries() {
+    local -a best=()
+    local i q t
     for i in $(seq "$REPEAT"); do
-        t=$(printf '\\timing on\n%s\n' "$sql" | psql_run -At 2>&1 |
-            sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')
-        [ -n "$t" ] || { echo "error: query failed: $sql" >&2; exit 1; }
-        if [ -z "$best" ] || awk -v a="$t" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$t; fi
+        for q in $(seq 0 $(($# - 1))); do
+            t=$(time_once "${@:$((q + 1)):1}") || exit 1
+            if [ -z "${best[$q]:-}" ] || awk -v a="$t" -v b="${best[$q]}" 'BEGIN { exit !(a < b) }'; then
+                best[$q]=$t
+            fi
+        done
     done
-    echo "$best"
+    echo "${best[*]}"
 }
 
 echo "==> checking the C function against both SQL versions on 100000 rows"
@@ -159,17 +176,19 @@ esac
 echo "==> timing $ROWS evaluations per query, fastest of $REPEAT runs"
 TABLE=""
 for tz in UTC America/New_York; do
-    base=$(time_query "SELECT count(*) FROM generate_series(1, $ROWS) g WHERE $AT IS NOT NULL")
-    c=$(time_query "SELECT count(*) FROM generate_series(1, $ROWS) g
-        WHERE fluxcredits.billing_period($ANCHOR, $AT, '$tz') IS NOT NULL")
-    s=$(time_query "SELECT count(*) FROM generate_series(1, $ROWS) g
-        WHERE bench_sqldef_period($ANCHOR, $AT, '$tz') IS NOT NULL")
-    p=$(time_query "SELECT count(*) FROM generate_series(1, $ROWS) g
-        WHERE bench_plpgsql_period($ANCHOR, $AT, '$tz') IS NOT NULL")
-    base2=$(time_query "SELECT count(*) FROM generate_series(1, $ROWS) g WHERE (g % 400) IS NOT NULL")
-    two=$(time_query "SELECT count(*) FROM generate_series(1, $ROWS) g
-        WHERE tstzrange(bench_start($ANCHOR, g % 400, '$tz'), bench_start($ANCHOR, g % 400 + 1, '$tz'))
-              IS NOT NULL")
+    read -r base c s p base2 two < <(time_queries \
+        "SELECT count(*) FROM generate_series(1, $ROWS) g WHERE $AT IS NOT NULL" \
+        "SELECT count(*) FROM generate_series(1, $ROWS) g
+            WHERE fluxcredits.billing_period($ANCHOR, $AT, '$tz') IS NOT NULL" \
+        "SELECT count(*) FROM generate_series(1, $ROWS) g
+            WHERE bench_sqldef_period($ANCHOR, $AT, '$tz') IS NOT NULL" \
+        "SELECT count(*) FROM generate_series(1, $ROWS) g
+            WHERE bench_plpgsql_period($ANCHOR, $AT, '$tz') IS NOT NULL" \
+        "SELECT count(*) FROM generate_series(1, $ROWS) g WHERE (g % 400) IS NOT NULL" \
+        "SELECT count(*) FROM generate_series(1, $ROWS) g
+            WHERE tstzrange(bench_start($ANCHOR, g % 400, '$tz'), bench_start($ANCHOR, g % 400 + 1, '$tz'))
+                  IS NOT NULL")
+    [ -n "${two:-}" ] || { echo "error: the timing of $tz failed" >&2; exit 1; }
     TABLE+="$tz $base $c $s $p $base2 $two"$'\n'
 done
 
