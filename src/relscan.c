@@ -52,12 +52,12 @@ static RelidCacheEntry relid_cache[FC_RELID_CACHE_SIZE];
 static int	relid_cache_used = 0;
 
 static Oid
-fc_relid_lookup(const char *relname)
+fc_relid_lookup(const char *relname, bool missing_ok)
 {
 	Oid			nsp = get_namespace_oid("fluxcredits", false);
 	Oid			relid = get_relname_relid(relname, nsp);
 
-	if (!OidIsValid(relid))
+	if (!OidIsValid(relid) && !missing_ok)
 		elog(ERROR, "fluxcredits: relation fluxcredits.%s does not exist", relname);
 	return relid;
 }
@@ -97,9 +97,12 @@ fc_rel_is(Relation rel, const char *relname)
 	return true;
 }
 
-/* Open fluxcredits.<relname> (table or index) with lockmode. */
+/*
+ * Open fluxcredits.<relname> (table or index) with lockmode; if it does not
+ * exist, NULL when missing_ok, else an error.
+ */
 static Relation
-fc_open(const char *relname, bool index, LOCKMODE lockmode)
+fc_open_missing_ok(const char *relname, bool index, LOCKMODE lockmode, bool missing_ok)
 {
 	RelidCacheEntry *e = fc_relid_entry(relname);
 	Relation	rel = NULL;
@@ -119,11 +122,20 @@ fc_open(const char *relname, bool index, LOCKMODE lockmode)
 	}
 	if (rel == NULL)
 	{
-		e->relid = fc_relid_lookup(relname);
+		e->relid = fc_relid_lookup(relname, missing_ok);
+		if (!OidIsValid(e->relid))
+			return NULL;
 		rel = index ? index_open(e->relid, lockmode)
 			: table_open(e->relid, lockmode);
 	}
 	return rel;
+}
+
+/* Open fluxcredits.<relname> (table or index) with lockmode. */
+static Relation
+fc_open(const char *relname, bool index, LOCKMODE lockmode)
+{
+	return fc_open_missing_ok(relname, index, lockmode, false);
 }
 
 /* fluxcredits.<relname>, a table, opened with lockmode (for the writes of write.c). */
@@ -237,30 +249,14 @@ fc_counters_key(PG_FUNCTION_ARGS)
 static Relation
 fc_hash_index_open(const char *name)
 {
-	RelidCacheEntry *e = fc_relid_entry(name);
-	Relation	rel = NULL;
+	Relation	rel = fc_open_missing_ok(name, true, AccessShareLock, true);
 
-	if (OidIsValid(e->relid))
-	{
-		rel = try_index_open(e->relid, AccessShareLock);
-		if (rel != NULL && !fc_rel_is(rel, name))
-		{
-			index_close(rel, AccessShareLock);
-			rel = NULL;
-		}
-	}
-	if (rel == NULL)
-	{
-		e->relid = get_relname_relid(name, get_namespace_oid("fluxcredits", false));
-		if (!OidIsValid(e->relid))
-			return NULL;
-		rel = index_open(e->relid, AccessShareLock);
-	}
-	if (rel->rd_rel->relam != HASH_AM_OID || !rel->rd_index->indisvalid ||
-		rel->rd_index->indnatts != 1)
+	if (rel != NULL &&
+		(rel->rd_rel->relam != HASH_AM_OID || !rel->rd_index->indisvalid ||
+		 rel->rd_index->indnatts != 1))
 	{
 		index_close(rel, NoLock);
-		return NULL;
+		rel = NULL;
 	}
 	return rel;
 }

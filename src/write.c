@@ -87,8 +87,8 @@ typedef struct RelIndexes
 	bool		plain;			/* every index can be written here */
 	int			n;
 	IndexEntry *entries;
-	ExprContext *econtext;		/* for the predicates */
-	EState	   *estate;			/* for the expressions (FormIndexDatum) */
+	EState	   *estate;			/* its per-tuple context evaluates the
+								 * predicates and expressions */
 	MemoryContext cxt;
 } RelIndexes;
 
@@ -123,7 +123,6 @@ forget_indexes(RelIndexes *ri)
 		MemoryContextDelete(ri->cxt);
 	ri->cxt = NULL;
 	ri->entries = NULL;
-	ri->econtext = NULL;
 	ri->estate = NULL;
 	ri->n = 0;
 }
@@ -185,7 +184,6 @@ build_indexes(RelIndexes *ri, Relation rel)
 	oids = RelationGetIndexList(rel);
 	ri->plain = true;
 	ri->entries = palloc0(sizeof(IndexEntry) * Max(list_length(oids), 1));
-	ri->econtext = CreateStandaloneExprContext();
 	ri->estate = CreateExecutorState();
 	foreach(lc, oids)
 	{
@@ -218,12 +216,14 @@ build_indexes(RelIndexes *ri, Relation rel)
 static bool
 insert_index_entries(RelIndexes *ri, Relation rel, TupleTableSlot *slot)
 {
+	ExprContext *econtext;
+
 	if (ri->relid != RelationGetRelid(rel))
 		build_indexes(ri, rel);
 	if (!ri->plain)
 		return false;
-	ri->econtext->ecxt_scantuple = slot;
-	GetPerTupleExprContext(ri->estate)->ecxt_scantuple = slot;
+	econtext = GetPerTupleExprContext(ri->estate);
+	econtext->ecxt_scantuple = slot;
 	for (int i = 0; i < ri->n; i++)
 	{
 		IndexEntry *e = &ri->entries[i];
@@ -234,8 +234,8 @@ insert_index_entries(RelIndexes *ri, Relation rel, TupleTableSlot *slot)
 
 		if (e->predicate != NULL)
 		{
-			skip = !ExecQual(e->predicate, ri->econtext);
-			ResetExprContext(ri->econtext);
+			skip = !ExecQual(e->predicate, econtext);
+			ResetExprContext(econtext);
 		}
 		if (skip)
 			continue;
@@ -245,11 +245,10 @@ insert_index_entries(RelIndexes *ri, Relation rel, TupleTableSlot *slot)
 		index_insert(index, values, isnull, &slot->tts_tid, rel,
 					 index->rd_index->indisunique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
 					 false, e->info);
-		ResetPerTupleExprContext(ri->estate);
+		ResetExprContext(econtext);
 		index_close(index, NoLock);
 	}
-	ri->econtext->ecxt_scantuple = NULL;
-	GetPerTupleExprContext(ri->estate)->ecxt_scantuple = NULL;
+	econtext->ecxt_scantuple = NULL;
 	return true;
 }
 
