@@ -126,6 +126,29 @@ SELECT v.* FROM (VALUES
 ) AS t(label, tz, expected),
 LATERAL check_period(label, '2024-01-15 12:00+00', '2024-07-20 00:00+00', tz, expected::tstzrange) v;
 
+-- Resolved zones are cached per session: a change of timezone_abbreviations
+-- (SET, SET LOCAL and its rollback, a function's SET clause, RESET) must be
+-- seen at once.  'EST' is -05 in the Default set and +10 in Australia's:
+-- the anchor falls on Jan 30 or Jan 31 in local time, and the periods differ.
+CREATE FUNCTION bp_est_australia() RETURNS tstzrange
+  LANGUAGE sql SET timezone_abbreviations = 'Australia'
+  AS $$ SELECT fluxcredits.billing_period('2024-01-30 20:00+00', '2024-02-29 10:00+00', 'EST') $$;
+SELECT fluxcredits.billing_period('2024-01-30 20:00+00', '2024-02-29 10:00+00', 'EST') AS default_set;
+SELECT bp_est_australia() AS in_function,
+       fluxcredits.billing_period('2024-01-30 20:00+00', '2024-02-29 10:00+00', 'EST') AS after_it;
+SET timezone_abbreviations = 'Australia';
+SELECT fluxcredits.billing_period('2024-01-30 20:00+00', '2024-02-29 10:00+00', 'EST') AS australia,
+       '2024-01-30 20:00+00'::timestamptz AT TIME ZONE 'EST' AS anchor_local;
+BEGIN;
+SET LOCAL timezone_abbreviations = 'Default';
+SELECT fluxcredits.billing_period('2024-01-30 20:00+00', '2024-02-29 10:00+00', 'EST') AS set_local_default;
+ROLLBACK;
+SELECT fluxcredits.billing_period('2024-01-30 20:00+00', '2024-02-29 10:00+00', 'EST') AS after_rollback;
+RESET timezone_abbreviations;
+SELECT fluxcredits.billing_period('2024-01-30 20:00+00', '2024-02-29 10:00+00', 'EST') AS after_reset,
+       '2024-01-30 20:00+00'::timestamptz AT TIME ZONE 'EST' AS anchor_local;
+DROP FUNCTION bp_est_australia();
+
 -- Errors.  Unknown zone: 22023, as AT TIME ZONE raises it.
 SELECT fluxcredits.billing_period('2024-01-31', '2024-02-15', 'Mars/Olympus_Mons');
 \echo :LAST_ERROR_SQLSTATE

@@ -177,7 +177,6 @@ plan_load(FcAccount *acc, const char *account, Snapshot snapshot)
 	PlanCacheEntry *e;
 	FcScan		scan;
 	HeapTuple	tuple;
-	TupleDesc	desc;
 	Datum		key;
 	Datum		d;
 	bool		isnull;
@@ -229,11 +228,10 @@ plan_load(FcAccount *acc, const char *account, Snapshot snapshot)
 	if (tuple == NULL)
 		elog(ERROR, "fluxcredits: plan \"%s\" of account \"%s\" does not exist",
 			 acc->plan, account);
-	desc = RelationGetDescr(scan.heap);
-	d = heap_getattr(tuple, pcols.attnos[1], desc, &isnull);
+	d = fc_scan_attr(&scan, pcols.attnos[1], &isnull);
 	acc->compression_unlimited = isnull;
 	acc->compression_limit = isnull ? 0 : DatumGetInt32(d);
-	acc->ai_monthly = DatumGetInt32(heap_getattr(tuple, pcols.attnos[2], desc, &isnull));
+	acc->ai_monthly = DatumGetInt32(fc_scan_attr(&scan, pcols.attnos[2], &isnull));
 	if (cacheable)
 	{
 		e = &plan_cache[plan_cache_next];
@@ -260,26 +258,22 @@ fc_account_load(const char *account, Snapshot snapshot, FcAccount *acc)
 	};
 	static FcColumns acols = {.n = lengthof(account_columns), .names = account_columns};
 	FcScan		scan;
-	HeapTuple	tuple;
-	TupleDesc	desc;
 	Datum		d;
 	bool		isnull;
 
 	snapshot = RegisterSnapshot(snapshot);
 
 	fc_account_scan_begin(&scan, &acols, account, snapshot);
-	tuple = fc_scan_next(&scan);
-	if (tuple == NULL)
+	if (fc_scan_next(&scan) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FC_UNKNOWN_ACCOUNT),
 				 errmsg("account \"%s\" does not exist", account),
 				 errhint("Open it first with fluxcredits.credits_open_account().")));
-	desc = RelationGetDescr(scan.heap);
-	acc->plan = TextDatumGetCString(heap_getattr(tuple, acols.attnos[1], desc, &isnull));
-	acc->anchor = DatumGetTimestampTz(heap_getattr(tuple, acols.attnos[2], desc, &isnull));
-	acc->tz = TextDatumGetCString(heap_getattr(tuple, acols.attnos[3], desc, &isnull));
-	acc->topup_balance = DatumGetInt64(heap_getattr(tuple, acols.attnos[4], desc, &isnull));
-	d = heap_getattr(tuple, acols.attnos[5], desc, &isnull);
+	acc->plan = TextDatumGetCString(fc_scan_attr(&scan, acols.attnos[1], &isnull));
+	acc->anchor = DatumGetTimestampTz(fc_scan_attr(&scan, acols.attnos[2], &isnull));
+	acc->tz = TextDatumGetCString(fc_scan_attr(&scan, acols.attnos[3], &isnull));
+	acc->topup_balance = DatumGetInt64(fc_scan_attr(&scan, acols.attnos[4], &isnull));
+	d = fc_scan_attr(&scan, acols.attnos[5], &isnull);
 	acc->has_anchor_since = !isnull;
 	acc->anchor_since = isnull ? 0 : DatumGetTimestampTz(d);
 	fc_scan_end(&scan);

@@ -33,10 +33,12 @@
  * ever computed.
  *
  * Caching: the credits code calls fc_billing_period() on every request, so
- * resolved zones are kept in a small static cache keyed by name.  An entry is
- * trusted for the rest of the top-level statement that resolved it (keyed by
- * the statement start timestamp), because the abbreviation table depends on
- * the timezone_abbreviations setting, which a later statement may change.
+ * resolved zones are kept in a small static cache keyed by name.  The
+ * abbreviation table depends on the timezone_abbreviations setting, so the
+ * cache is emptied whenever that setting's value is a different string than
+ * the one the entries were resolved under (every SET, RESET, rollback of a
+ * SET and configuration reload installs a newly allocated string, and the
+ * table is only ever read from the file when the setting is assigned).
  * The last anchor's decomposition is cached too.  Once a zone is cached, a
  * call allocates nothing but the result range.
  *
@@ -61,6 +63,9 @@
 #include "pgtime.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
+#include "utils/guc.h"
+#include "utils/guc_tables.h"
+#include "utils/memutils.h"
 #include "utils/rangetypes.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
@@ -78,7 +83,6 @@ typedef enum FcZoneKind
 typedef struct FcZone
 {
 	bool		valid;
-	TimestampTz stamp;			/* statement start when resolved */
 	uint64		generation;		/* changes whenever the entry is refilled */
 	FcZoneKind	kind;
 	int			offset;			/* FIXED: seconds east of UTC */
@@ -108,8 +112,7 @@ static uint64 fc_zone_generation = 0;
 static FcAnchor fc_anchor_cache;
 
 static const FcZone *fc_zone_lookup(const char *name, int len);
-static void fc_zone_resolve(FcZone *zone, const char *name, int len,
-							TimestampTz stamp);
+static void fc_zone_resolve(FcZone *zone, const char *name, int len);
 static const FcAnchor *fc_anchor_local(const FcZone *zone, TimestampTz anchor);
 static TimestampTz fc_period_start(const FcZone *zone, const FcAnchor *a,
 								   int64 k);
@@ -139,7 +142,7 @@ fc_out_of_range(void)
  * would truncate it; it need not be NUL-terminated.
  */
 static void
-fc_zone_resolve(FcZone *zone, const char *name, int len, TimestampTz stamp)
+fc_zone_resolve(FcZone *zone, const char *name, int len)
 {
 	char		tzname[TZ_STRLEN_MAX + 1];
 	char	   *lowzone;
@@ -185,29 +188,61 @@ fc_zone_resolve(FcZone *zone, const char *name, int len, TimestampTz stamp)
 
 	memcpy(zone->name, tzname, len + 1);
 	zone->namelen = len;
-	zone->stamp = stamp;
 	zone->generation = ++fc_zone_generation;
 	zone->valid = true;
 }
 
 /*
  * The resolved zone for name[0..len), from the cache when it was resolved
- * earlier in this statement.  Truncates the name as AT TIME ZONE does.
+ * under the current timezone_abbreviations.  Truncates the name as AT TIME
+ * ZONE does.
  */
 static const FcZone *
 fc_zone_lookup(const char *name, int len)
 {
-	TimestampTz stamp = GetCurrentStatementStartTimestamp();
+	static char **abbrevs_var = NULL;	/* the setting's variable */
+	static const char *abbrevs_ptr = NULL;	/* its string ... */
+	static char *abbrevs_copy = NULL;	/* ... and value, entries resolved under */
+	const char *abbrevs;
 	FcZone	   *zone;
 	int			i;
+
+	/*
+	 * The setting's variable, found once (GetConfigOption() would search the
+	 * settings by name on every call); built-in settings never move.
+	 */
+	if (abbrevs_var == NULL)
+	{
+		struct config_generic **vars = get_guc_variables();
+		int			n = GetNumConfigOptions();
+
+		for (i = 0; i < n; i++)
+			if (vars[i]->vartype == PGC_STRING &&
+				strcmp(vars[i]->name, "timezone_abbreviations") == 0)
+				abbrevs_var = ((struct config_string *) vars[i])->variable;
+		if (abbrevs_var == NULL)
+			elog(ERROR, "fluxcredits: setting timezone_abbreviations not found");
+	}
+	abbrevs = *abbrevs_var;
+	if (abbrevs != abbrevs_ptr || abbrevs_copy == NULL ||
+		strcmp(abbrevs ? abbrevs : "", abbrevs_copy) != 0)
+	{
+		char	   *copy = MemoryContextStrdup(TopMemoryContext, abbrevs ? abbrevs : "");
+
+		if (abbrevs_copy != NULL)
+			pfree(abbrevs_copy);
+		abbrevs_copy = copy;
+		abbrevs_ptr = abbrevs;
+		for (i = 0; i < FC_ZONE_CACHE_SIZE; i++)
+			fc_zone_cache[i].valid = false;
+	}
 
 	/* text_to_cstring_buffer(zone, tzname, TZ_STRLEN_MAX + 1) truncation */
 	if (len > TZ_STRLEN_MAX)
 		len = pg_mbcliplen(name, len, TZ_STRLEN_MAX);
 
 	zone = &fc_zone_cache[fc_zone_last];
-	if (zone->valid && zone->namelen == len && zone->stamp == stamp &&
-		memcmp(zone->name, name, len) == 0)
+	if (zone->valid && zone->namelen == len && memcmp(zone->name, name, len) == 0)
 		return zone;
 
 	for (i = 0; i < FC_ZONE_CACHE_SIZE; i++)
@@ -216,15 +251,13 @@ fc_zone_lookup(const char *name, int len)
 		if (zone->valid && zone->namelen == len &&
 			memcmp(zone->name, name, len) == 0)
 		{
-			if (zone->stamp != stamp)
-				fc_zone_resolve(zone, name, len, stamp);
 			fc_zone_last = i;
 			return zone;
 		}
 	}
 
 	zone = &fc_zone_cache[fc_zone_next];
-	fc_zone_resolve(zone, name, len, stamp);
+	fc_zone_resolve(zone, name, len);
 	fc_zone_last = fc_zone_next;
 	fc_zone_next = (fc_zone_next + 1) % FC_ZONE_CACHE_SIZE;
 	return zone;

@@ -261,13 +261,13 @@ lock_slot(const FcCharge *a, TimestampTz start, int64 *total, bool *added, int *
 			int64		used;
 			int64		cap;
 
-			if (fc_kind_of(heap_getattr(tuple, cols.attnos[2], desc, &isnull),
+			if (fc_kind_of(fc_scan_attr(&scan, cols.attnos[2], &isnull),
 						   TupleDescAttr(desc, cols.attnos[2] - 1)->atttypid) != a->kind)
 				continue;
 			(*nslots)++;
-			used = DatumGetInt64(heap_getattr(tuple, cols.attnos[4], desc, &isnull));
+			used = DatumGetInt64(fc_scan_attr(&scan, cols.attnos[4], &isnull));
 			*total += used;
-			cap = DatumGetInt64(heap_getattr(tuple, cols.attnos[5], desc, &isnull));
+			cap = DatumGetInt64(fc_scan_attr(&scan, cols.attnos[5], &isnull));
 			if (!isnull && used + a->amount > cap)
 				continue;
 			if (nroom == maxroom)
@@ -276,7 +276,7 @@ lock_slot(const FcCharge *a, TimestampTz start, int64 *total, bool *added, int *
 				room = room ? repalloc(room, sizeof(ItemPointerData) * maxroom)
 					: palloc(sizeof(ItemPointerData) * maxroom);
 			}
-			if (DatumGetInt16(heap_getattr(tuple, cols.attnos[3], desc, &isnull)) == last_slot)
+			if (DatumGetInt16(fc_scan_attr(&scan, cols.attnos[3], &isnull)) == last_slot)
 				first = nroom;
 			room[nroom++] = tuple->t_self;
 		}

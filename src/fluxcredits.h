@@ -162,6 +162,7 @@ extern void fc_account_scan_begin(FcScan *s, FcColumns *cols,
 extern void fc_counters_scan_begin(FcScan *s, FcColumns *cols,
 								   const char *account, TimestampTz start,
 								   Snapshot snapshot);
+extern Datum fc_scan_attr(FcScan *s, AttrNumber attno, bool *isnull);
 extern HeapTuple fc_scan_next(FcScan *s);
 extern void fc_scan_end(FcScan *s);
 extern Relation fc_table_open(const char *relname, LOCKMODE lockmode);

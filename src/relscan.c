@@ -27,6 +27,8 @@
 #include "common/hashfn.h"
 #include "executor/tuptable.h"
 #include "lib/stringinfo.h"
+#include "pgstat.h"
+#include "storage/lmgr.h"
 #include "storage/bufmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -105,30 +107,31 @@ static Relation
 fc_open_missing_ok(const char *relname, bool index, LOCKMODE lockmode, bool missing_ok)
 {
 	RelidCacheEntry *e = fc_relid_entry(relname);
-	Relation	rel = NULL;
+	Relation	rel;
 
+	/*
+	 * The cached OID: what relation_open() does, without try_relation_open()'s
+	 * catalog probe (a relation dropped meanwhile is gone from the relation
+	 * cache once the lock is granted, which processes invalidations, and
+	 * RelationIdGetRelation() then finds no pg_class row).
+	 */
 	if (OidIsValid(e->relid))
 	{
-		rel = index ? try_index_open(e->relid, lockmode)
-			: try_table_open(e->relid, lockmode);
-		if (rel != NULL && !fc_rel_is(rel, relname))
+		LockRelationOid(e->relid, lockmode);
+		rel = RelationIdGetRelation(e->relid);
+		if (rel != NULL && fc_rel_is(rel, relname))
 		{
-			if (index)
-				index_close(rel, lockmode);
-			else
-				table_close(rel, lockmode);
-			rel = NULL;
+			pgstat_init_relation(rel);
+			return rel;
 		}
+		if (rel != NULL)
+			RelationClose(rel);
+		UnlockRelationOid(e->relid, lockmode);
 	}
-	if (rel == NULL)
-	{
-		e->relid = fc_relid_lookup(relname, missing_ok);
-		if (!OidIsValid(e->relid))
-			return NULL;
-		rel = index ? index_open(e->relid, lockmode)
-			: table_open(e->relid, lockmode);
-	}
-	return rel;
+	e->relid = fc_relid_lookup(relname, missing_ok);
+	if (!OidIsValid(e->relid))
+		return NULL;
+	return index ? index_open(e->relid, lockmode) : table_open(e->relid, lockmode);
 }
 
 /* Open fluxcredits.<relname> (table or index) with lockmode. */
@@ -212,6 +215,7 @@ fc_scan_begin(FcScan *s, const char *table, const char *index, FcColumns *cols,
 							   InvalidOid, s->index->rd_indcollation[i],
 							   eqfuncs[i], values[i]);
 	s->scan = systable_beginscan_ordered(s->heap, s->index, snapshot, nkeys, keys);
+	s->slot = s->scan->slot;
 }
 
 /*
@@ -350,19 +354,16 @@ fc_counters_scan_begin(FcScan *s, FcColumns *cols, const char *account,
 HeapTuple
 fc_scan_next(FcScan *s)
 {
-	TupleDesc	desc;
 	const char *account;
 	int			len;
 
 	if (s->iscan == NULL)
 		return systable_getnext_ordered(s->scan, ForwardScanDirection);
 
-	desc = RelationGetDescr(s->heap);
 	account = s->account;
 	len = s->account_len;
 	while (index_getnext_slot(s->iscan, ForwardScanDirection, s->slot))
 	{
-		HeapTuple	tuple = ExecFetchSlotHeapTuple(s->slot, false, NULL);
 		bool		isnull;
 		Datum		d;
 		text	   *t;
@@ -373,20 +374,30 @@ fc_scan_next(FcScan *s)
 		 */
 		if (s->check_start)
 		{
-			d = heap_getattr(tuple, s->start_attno, desc, &isnull);
+			d = slot_getattr(s->slot, s->start_attno, &isnull);
 			if (isnull || DatumGetTimestampTz(d) != s->start)
 				continue;
 		}
-		d = heap_getattr(tuple, s->account_attno, desc, &isnull);
+		d = slot_getattr(s->slot, s->account_attno, &isnull);
 		if (isnull)
 			continue;
 		t = (text *) DatumGetPointer(d);
 		if (VARATT_IS_EXTENDED(t))
 			t = pg_detoast_datum_packed(t);
 		if ((int) VARSIZE_ANY_EXHDR(t) == len && memcmp(VARDATA_ANY(t), account, len) == 0)
-			return tuple;
+			return ExecFetchSlotHeapTuple(s->slot, false, NULL);
 	}
 	return NULL;
+}
+
+/*
+ * Column attno of the tuple fc_scan_next() returned last, from its slot,
+ * which takes the tuple apart once for all the columns read.
+ */
+Datum
+fc_scan_attr(FcScan *s, AttrNumber attno, bool *isnull)
+{
+	return slot_getattr(s->slot, attno, isnull);
 }
 
 void

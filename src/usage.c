@@ -101,10 +101,10 @@ fc_credits_usage(PG_FUNCTION_ARGS)
 	while ((tuple = fc_scan_next(&scan)) != NULL)
 	{
 		TupleDesc	desc = RelationGetDescr(scan.heap);
-		int64		used = DatumGetInt64(heap_getattr(tuple, ccols.attnos[3], desc, &isnull));
-		int64		topup_used = DatumGetInt64(heap_getattr(tuple, ccols.attnos[4], desc, &isnull));
+		int64		used = DatumGetInt64(fc_scan_attr(&scan, ccols.attnos[3], &isnull));
+		int64		topup_used = DatumGetInt64(fc_scan_attr(&scan, ccols.attnos[4], &isnull));
 
-		if (fc_kind_of(heap_getattr(tuple, ccols.attnos[2], desc, &isnull),
+		if (fc_kind_of(fc_scan_attr(&scan, ccols.attnos[2], &isnull),
 					   TupleDescAttr(desc, ccols.attnos[2] - 1)->atttypid) == FC_KIND_AI)
 		{
 			ai_used += used;
@@ -128,13 +128,13 @@ fc_credits_usage(PG_FUNCTION_ARGS)
 	while ((tuple = fc_scan_next(&scan)) != NULL)
 	{
 		TupleDesc	desc = RelationGetDescr(scan.heap);
-		char	   *state = TextDatumGetCString(heap_getattr(tuple, rcols.attnos[6], desc, &isnull));
-		bool		ai = fc_kind_of(heap_getattr(tuple, rcols.attnos[1], desc, &isnull),
+		char	   *state = TextDatumGetCString(fc_scan_attr(&scan, rcols.attnos[6], &isnull));
+		bool		ai = fc_kind_of(fc_scan_attr(&scan, rcols.attnos[1], &isnull),
 									TupleDescAttr(desc, rcols.attnos[1] - 1)->atttypid) == FC_KIND_AI;
-		bool		this_period = DatumGetTimestampTz(heap_getattr(tuple, rcols.attnos[2], desc, &isnull)) == start;
-		int64		monthly = DatumGetInt64(heap_getattr(tuple, rcols.attnos[3], desc, &isnull));
-		int64		topup = DatumGetInt64(heap_getattr(tuple, rcols.attnos[4], desc, &isnull));
-		bool		expired = DatumGetTimestampTz(heap_getattr(tuple, rcols.attnos[5], desc, &isnull)) <= at;
+		bool		this_period = DatumGetTimestampTz(fc_scan_attr(&scan, rcols.attnos[2], &isnull)) == start;
+		int64		monthly = DatumGetInt64(fc_scan_attr(&scan, rcols.attnos[3], &isnull));
+		int64		topup = DatumGetInt64(fc_scan_attr(&scan, rcols.attnos[4], &isnull));
+		bool		expired = DatumGetTimestampTz(fc_scan_attr(&scan, rcols.attnos[5], &isnull)) <= at;
 
 		if (strcmp(state, "held") != 0)
 			continue;
