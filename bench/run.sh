@@ -36,6 +36,10 @@
 #   PG_CONFIG        pg_config (default /usr/lib/postgresql/15/bin/pg_config)
 #   BENCH_SECONDS    -T of each pgbench run (default 10)
 #   BENCH_REPEAT     runs of each (workload, clients); the best TPS counts (default 2)
+#   BENCH_READ_REPEAT  runs of pk_select and usage (default twice BENCH_REPEAT):
+#                    the shortest transactions, so the noisiest (their spread
+#                    was 19-35% in three runs of three); read-only, so their
+#                    extra runs change nothing for the other workloads
 #   BENCH_CLIENTS    client counts (default "1 4 16")
 #   BENCH_WORKLOADS  a subset of the workloads above (default all)
 #   BENCH_QUICK=1    smoke test: T=3, one run, 10,000 accounts, 100,000 ledger charges
@@ -56,11 +60,11 @@ ROOT=$(cd "$BENCH_DIR/.." && pwd)
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
-    T=${BENCH_SECONDS:-3}; REPEAT=${BENCH_REPEAT:-1}
+    T=${BENCH_SECONDS:-3}; REPEAT=${BENCH_REPEAT:-1}; READ_REPEAT=${BENCH_READ_REPEAT:-$REPEAT}
     ACCOUNTS=${BENCH_ACCOUNTS:-10000}; CHARGES=${BENCH_CHARGES:-100000}
     BP_ROWS=200000; BP_REPEAT=1; WARMUP=1
 else
-    T=${BENCH_SECONDS:-10}; REPEAT=${BENCH_REPEAT:-2}
+    T=${BENCH_SECONDS:-10}; REPEAT=${BENCH_REPEAT:-2}; READ_REPEAT=${BENCH_READ_REPEAT:-$((2 * REPEAT))}
     ACCOUNTS=${BENCH_ACCOUNTS:-100000}; CHARGES=${BENCH_CHARGES:-1000000}
     BP_ROWS=1000000; BP_REPEAT=3; WARMUP=2
 fi
@@ -101,7 +105,7 @@ ENV_GIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "?")
 if [ -n "$(git -C "$ROOT" status --porcelain -- src sql 2>/dev/null)" ]; then
     ENV_GIT="$ENV_GIT + uncommitted changes in src/ or sql/"
 fi
-CMD="$(for v in BENCH_QUICK BENCH_SECONDS BENCH_REPEAT BENCH_CLIENTS BENCH_WORKLOADS BENCH_PROFILE; do
+CMD="$(for v in BENCH_QUICK BENCH_SECONDS BENCH_REPEAT BENCH_READ_REPEAT BENCH_CLIENTS BENCH_WORKLOADS BENCH_PROFILE; do
           if [ -n "${!v:-}" ]; then printf '%s=%q ' "$v" "${!v}"; fi; done)bash bench/run.sh"
 START_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
@@ -304,11 +308,18 @@ if [ "$PROFILE" = 1 ]; then
     echo "pg_stat_statements (track = all) per run, top statements by total time; $START_DATE" >"$PROFILE_FILE"
 fi
 nw=$(echo "$WORKLOADS" | wc -w); nc=$(echo "$CLIENTS" | wc -w)
-say "runs: $nw workloads x clients ($CLIENTS) x $REPEAT, ${T}s each (about $(( nw * nc * REPEAT * (T + 2) / 60 + 1 )) min)"
+READ_WORKLOADS="pk_select usage"
+nr=0; for w in $READ_WORKLOADS; do contains "$WORKLOADS" "$w" && nr=$((nr + 1)); done
+say "runs: $nw workloads x clients ($CLIENTS) x $REPEAT, reads x $READ_REPEAT, ${T}s each (about $(( nc * ((nw - nr) * REPEAT + nr * READ_REPEAT) * (T + 2) / 60 + 1 )) min)"
 printf '    %-15s %7s %4s %12s %10s %10s %9s %7s\n' workload clients run tps "lat ms" charged "WAL B/tx" FPI
-for rep in $(seq "$REPEAT"); do
+for rep in $(seq "$(( REPEAT > READ_REPEAT ? REPEAT : READ_REPEAT ))"); do
     for c in $CLIENTS; do
         for w in $WORKLOADS; do
+            if contains "$READ_WORKLOADS" "$w"; then
+                [ "$rep" -le "$READ_REPEAT" ] || continue
+            else
+                [ "$rep" -le "$REPEAT" ] || continue
+            fi
             ledger=$(ledger_of "$w")
             before=0
             [ -n "$ledger" ] && before=$(psql_val "SELECT count(*) FROM $ledger")
@@ -539,7 +550,7 @@ REPORT=$TMP/report.md
     echo "- $ACCOUNTS accounts (a quarter on each plan, anchors spread over the last year,"
     echo "  20% in DST zones); pgbench -n -M prepared -T $T, -j min(clients, 2), each (workload,"
     if [ "$CHECKPOINT" = 1 ]; then ck="CHECKPOINT before each"; else ck="**no CHECKPOINT between runs** (BENCH_CHECKPOINT=0)"; fi
-    echo "  clients) run $REPEAT time(s), runs interleaved, $ck;"
+    echo "  clients) run $REPEAT time(s) (pk_select and usage: $READ_REPEAT), runs interleaved, $ck;"
     echo "  **best run counts** (highest TPS; its mean latency); spread = (best - worst) / best"
     [ "$PROFILE" = 1 ] && echo "- **BENCH_PROFILE=1: pg_stat_statements loaded (track = all): figures are skewed**"
     [ -n "$LEDGER_NOTE" ] && echo "- note: $LEDGER_NOTE"
@@ -597,6 +608,24 @@ usage pk_select 0.8 all
 peer floor 0 -
 consume_hot consume 0 -
 EOF
+    if contains "$WORKLOADS" usage && contains "$WORKLOADS" pk_select; then
+        echo
+        echo "usage / pk_select run by run (each usage run against the pk_select run just"
+        echo "before it, in the order they ran; the median after the list):"
+        echo
+        for c in $CLIENTS; do
+            awk -F'\t' -v c="$c" '$2 == c && $7 == "ok" && $1 == "pk_select" { pk[$3] = $4 }
+                $2 == c && $7 == "ok" && $1 == "usage" { u[$3] = $4 }
+                END { n = 0
+                      for (r = 1; r <= 1000; r++) if ((r in pk) && (r in u) && pk[r] > 0) { x[++n] = u[r] / pk[r] }
+                      if (!n) exit
+                      line = ""
+                      for (i = 1; i <= n; i++) line = line sprintf(" %.2f", x[i])
+                      for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (x[j] < x[i]) { t = x[i]; x[i] = x[j]; x[j] = t }
+                      med = (n % 2) ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2
+                      printf "- %s cl.:%s (median %.2f)\n", c, line, med }' "$RUNS"
+        done
+    fi
     echo
     echo "## WAL per transaction"
     echo
