@@ -61,4 +61,26 @@ RESET fluxcredits.alert_thresholds;
 SHOW fluxcredits.alert_thresholds;
 
 SELECT * FROM fluxcredits.credits_check();
+
+-- A load of the library that an error interrupts must not break the
+-- session.  In a new session, a bad value SET for a setting before the
+-- library is loaded makes the load raise a WARNING, which checks for a
+-- pending cancel: with a 1 ms statement timeout (and a long value, slow to
+-- check) the load fails halfway, after one setting is defined.  PostgreSQL
+-- then loads the library again on its next use, and the settings must not
+-- be defined twice ("attempt to redefine parameter" on every call after,
+-- before the fix).  The bad value is not kept.
+\c
+SELECT set_config('fluxcredits.alert_thresholds', string_agg('80', ','), false) IS NOT NULL AS set
+  FROM generate_series(1, 300000);
+SET client_min_messages = error;
+SET statement_timeout = '1ms';
+LOAD 'fluxcredits';
+RESET statement_timeout;
+RESET client_min_messages;
+LOAD 'fluxcredits';
+SHOW fluxcredits.counter_slots;
+SHOW fluxcredits.alert_thresholds;
+SELECT fluxcredits.billing_period('2024-01-31 00:00+00', '2024-02-15 00:00+00', 'UTC')
+       = '[2024-01-31 00:00+00,2024-02-29 00:00+00)'::tstzrange AS ok;
 DROP EXTENSION fluxcredits;

@@ -116,6 +116,8 @@ assign_thresholds(const char *newval, void *extra)
 void
 fc_alerts_init(void)
 {
+	if (fc_guc_defined("fluxcredits.alert_thresholds"))
+		return;
 	DefineCustomStringVariable("fluxcredits.alert_thresholds",
 							   "Percentages of a monthly limit at which NOTIFY fluxcredits_alert is sent.",
 							   "A comma-separated list, for example '80,100'; an empty list sends no alert.",

@@ -727,6 +727,8 @@ int			fc_counter_slots = 16;
 void
 fc_consume_init(void)
 {
+	if (fc_guc_defined("fluxcredits.counter_slots"))
+		return;
 	DefineCustomIntVariable("fluxcredits.counter_slots",
 							"Most counter slots one account's kind may use in one billing period.",
 							"Concurrent charges of one account lock different slots; reads sum them.",

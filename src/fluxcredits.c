@@ -18,6 +18,24 @@ PG_MODULE_MAGIC;
 
 void		_PG_init(void);
 
+/*
+ * Has this library already defined setting name?  _PG_init() can run twice
+ * in one backend: when an error interrupts it (a statement timeout or query
+ * cancel, which the WARNING about a placeholder's invalid value checks
+ * for), PostgreSQL does not record the library as loaded and runs
+ * _PG_init() again on the next call, and the settings defined before the
+ * error are still there: defining one again would raise "attempt to
+ * redefine parameter" on every call for the rest of the session.  A
+ * placeholder (a value SET before the library was loaded) is not a
+ * definition.
+ */
+bool
+fc_guc_defined(const char *name)
+{
+	return GetConfigOption(name, true, false) != NULL &&
+		(GetConfigOptionFlags(name, true) & GUC_CUSTOM_PLACEHOLDER) == 0;
+}
+
 void
 _PG_init(void)
 {
