@@ -125,6 +125,8 @@ extern int	fc_counter_slots;
 extern void fc_check_charge(const FcCharge *a);
 extern int64 fc_consume(const FcCharge *req, bool raise);
 extern void fc_consume_init(void);
+
+/* fluxcredits.c */
 extern bool fc_guc_defined(const char *name);
 
 /* relscan.c */
