@@ -17,6 +17,10 @@
 #   peer_hot_ai   the PL/pgSQL meter, every client on one account, AI, on a
 #                 plan with 2,000,000,000 AI credits a month (limited, enough)
 #   consume_hot_ai credits_consume, same
+#   peer_topup    the PL/pgSQL meter, one AI credit, random Free account with
+#                 a top-up (no monthly AI credits: every credit from the top-up)
+#   consume_topup credits_consume, same: fluxcredits' exact path (context
+#                 figures: the issue's targets name none for it)
 #   pk_select     a primary-key SELECT of an account row
 #   usage         fluxcredits.credits_usage of a random account
 #
@@ -72,7 +76,7 @@ else
     BP_ROWS=1000000; BP_REPEAT=7; WARMUP=2
 fi
 CLIENTS=${BENCH_CLIENTS:-"1 4 16"}
-ALL_WORKLOADS="floor peer consume peer_ai consume_ai peer_hot consume_hot peer_hot_ai consume_hot_ai pk_select usage"
+ALL_WORKLOADS="floor peer consume peer_ai consume_ai peer_hot consume_hot peer_hot_ai consume_hot_ai peer_topup consume_topup pk_select usage"
 WORKLOADS=${BENCH_WORKLOADS:-$ALL_WORKLOADS}
 PROFILE=${BENCH_PROFILE:-0}
 CHECKPOINT=${BENCH_CHECKPOINT:-1}
@@ -244,6 +248,12 @@ SELECT fluxcredits.credits_open_account('hot_agency', 'Bench Hot', now() - inter
 INSERT INTO bench_peer.accounts (account, plan, anchor, tz) VALUES
     ('hot_pro', 'Pro', now() - interval '10 days', 'UTC'),
     ('hot_agency', 'Bench Hot', now() - interval '10 days', 'UTC');
+
+-- Every Free account (no monthly AI credits) buys a top-up, so that an AI
+-- charge on it comes wholly from the top-up (peer_topup, consume_topup).
+SELECT count(fluxcredits.credits_topup(account, 1000000, 'bench-topup-' || account))
+  FROM bench_accounts WHERE plan = 'Free' \g /dev/null
+UPDATE bench_peer.accounts SET topup_balance = 1000000 WHERE plan = 'Free';
 SQL
 psql_run -c "VACUUM ANALYZE"
 say "loaded in ${SECONDS}s"
@@ -525,6 +535,8 @@ describe() {
         consume_hot) echo "credits_consume, compression (unlimited), one Pro account for all" ;;
         peer_hot_ai) echo "PL/pgSQL peer_consume, AI (2e9 a month, limited), one account for all" ;;
         consume_hot_ai) echo "credits_consume, AI (2e9 a month, limited), one account for all" ;;
+        peer_topup) echo "PL/pgSQL peer_consume, 1 AI credit from the top-up, random Free account" ;;
+        consume_topup) echo "credits_consume, 1 AI credit from the top-up (exact path), random Free account" ;;
         pk_select) echo "SELECT * FROM accounts WHERE account = \$1" ;;
         usage) echo "SELECT * FROM credits_usage(random account)" ;;
     esac
@@ -610,6 +622,9 @@ consume_hot_ai peer_hot_ai 2 16
 usage pk_select 0.8 all
 peer floor 0 -
 consume_hot consume 0 -
+consume_topup peer_topup 0 -
+consume_topup floor 0 -
+consume_topup consume_ai 0 -
 EOF
     if contains "$WORKLOADS" usage && contains "$WORKLOADS" pk_select; then
         echo
