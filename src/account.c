@@ -246,25 +246,22 @@ plan_load(FcAccount *acc, const char *account, Snapshot snapshot)
 	}
 	fc_scan_end(&scan);
 }
-/*
- * Read account (and its plan) into *acc, without locking, as of snapshot;
- * unknown accounts are an error.  Two index probes, no SPI (relscan.c).
- */
-void
-fc_account_load(const char *account, Snapshot snapshot, FcAccount *acc)
+static void
+account_load(const char *account, Snapshot snapshot, FcAccount *acc, bool keep_row)
 {
 	static const char *const account_columns[] = {
 		"account", "plan", "anchor", "tz", "topup_balance", "anchor_since"
 	};
 	static FcColumns acols = {.n = lengthof(account_columns), .names = account_columns};
 	FcScan		scan;
+	HeapTuple	tuple;
 	Datum		d;
 	bool		isnull;
 
 	snapshot = RegisterSnapshot(snapshot);
 
 	fc_account_scan_begin(&scan, &acols, account, snapshot);
-	if (fc_scan_next(&scan) == NULL)
+	if ((tuple = fc_scan_next(&scan)) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FC_UNKNOWN_ACCOUNT),
 				 errmsg("account \"%s\" does not exist", account),
@@ -276,10 +273,33 @@ fc_account_load(const char *account, Snapshot snapshot, FcAccount *acc)
 	d = fc_scan_attr(&scan, acols.attnos[5], &isnull);
 	acc->has_anchor_since = !isnull;
 	acc->anchor_since = isnull ? 0 : DatumGetTimestampTz(d);
+	acc->row = keep_row ? heap_copytuple(tuple) : NULL;
+	acc->topup_balance_attno = acols.attnos[4];
 	fc_scan_end(&scan);
 
 	plan_load(acc, account, snapshot);
 	UnregisterSnapshot(snapshot);
+}
+
+/*
+ * Read account (and its plan) into *acc, without locking, as of snapshot;
+ * unknown accounts are an error.  Two index probes, no SPI (relscan.c).
+ */
+void
+fc_account_load(const char *account, Snapshot snapshot, FcAccount *acc)
+{
+	account_load(account, snapshot, acc, false);
+}
+
+/*
+ * The same, keeping a copy of the row in acc->row: for a caller that holds
+ * the account's row lock and may update the row (fc_account_add), which
+ * needs the newest version: snapshot must be taken after the lock.
+ */
+void
+fc_account_load_row(const char *account, Snapshot snapshot, FcAccount *acc)
+{
+	account_load(account, snapshot, acc, true);
 }
 
 /*

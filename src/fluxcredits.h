@@ -82,6 +82,9 @@ typedef struct FcAccount
 	bool		compression_unlimited;
 	int64		compression_limit;
 	int64		ai_monthly;
+	/* with fc_account_load_row(): a copy of the row read, for an update */
+	HeapTuple	row;
+	AttrNumber	topup_balance_attno;
 } FcAccount;
 
 /* account.c */
@@ -95,6 +98,7 @@ extern const char *fc_kind_name(FcKind kind);
 extern FcKind fc_kind_of(Datum d, Oid typid);
 extern char *fc_timestamp_str(TimestampTz t);
 extern void fc_account_load(const char *account, Snapshot snapshot, FcAccount *acc);
+extern void fc_account_load_row(const char *account, Snapshot snapshot, FcAccount *acc);
 extern void fc_account_period(const FcAccount *acc, TimestampTz at, bool for_write,
 							  TimestampTz *start, TimestampTz *end);
 
@@ -191,8 +195,11 @@ typedef struct FcLedgerRow
 
 extern int64 fc_ledger_insert(const FcLedgerRow *row);
 extern bool fc_slot_direct_ok(Relation rel);
-extern void fc_slot_add(Relation rel, struct TupleTableSlot *locked,
-						AttrNumber used_attno, int64 amount);
+extern void fc_slot_add(Relation rel, HeapTuple locked, int n,
+						const AttrNumber *attnos, const int64 *amounts);
+extern bool fc_account_direct_ok(Relation rel);
+extern void fc_account_add(Relation rel, HeapTuple locked, AttrNumber attno,
+						   int64 amount);
 
 /* spi_plans.c */
 extern void fc_safe_path_push(void);

@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * write.c
- *	  The two writes of a charge, without the executor: one ledger row
- *	  inserted, one counter slot's "used" raised.
+ *	  The writes of a charge, without the executor: one ledger row
+ *	  inserted, one counter slot's "used" (and "topup_used") raised, and on
+ *	  a charge drawn from a top-up, the account's "topup_balance" lowered.
  *
  * A charge is on every request of the app; profiled under 16 clients, the
  * one SPI statement that did these two writes (an UPDATE of the slot and an
@@ -20,9 +21,9 @@
  *	  foreign key's, which an UPDATE that keeps the key does not fire; if a
  *	  DBA adds one (or a rule, or row-level security), the write goes
  *	  through SQL instead (build_ledger_shape, fc_slot_direct_ok);
- *	- CHECK constraints: the values written satisfy them by construction
- *	  (used only grows, by a positive amount; the ledger has none); a ledger
- *	  with CHECK constraints or extra columns also goes through SQL;
+ *	- CHECK constraints: an updated row is checked against its table's,
+ *	  compiled once (the executor rebuilds them on every UPDATE); a ledger
+ *	  with CHECK constraints or extra columns goes through SQL;
  *	- an index with an exclusion constraint or a deferrable unique one, or
  *	  not yet ready for inserts, gets its entries from the executor's
  *	  routine (ExecInsertIndexTuples); expression indexes (the hash index
@@ -80,13 +81,19 @@ typedef struct IndexEntry
 	ExprState  *predicate;		/* NULL: not partial */
 } IndexEntry;
 
-/* A relation's indexes, described and with compiled predicates. */
+/*
+ * A relation's indexes, described and with compiled predicates, and its
+ * CHECK constraints, compiled.
+ */
 typedef struct RelIndexes
 {
 	Oid			relid;			/* InvalidOid: not built (or invalidated) */
 	bool		plain;			/* every index can be written here */
 	int			n;
 	IndexEntry *entries;
+	int			nchecks;
+	ExprState **checks;
+	char	  **check_names;
 	EState	   *estate;			/* its per-tuple context evaluates the
 								 * predicates and expressions */
 	MemoryContext cxt;
@@ -108,10 +115,18 @@ typedef struct LedgerShape
 } LedgerShape;
 
 static LedgerShape ledger_shape;
+/* Whether a table's rows may be updated here (see update_direct_ok). */
+typedef struct DirectOk
+{
+	Oid			relid;			/* InvalidOid: not checked (or invalidated) */
+	bool		ok;
+} DirectOk;
+
 static RelIndexes ledger_indexes;
 static RelIndexes counters_indexes;
-static Oid	counters_ok_relid = InvalidOid; /* counters checked for triggers */
-static bool counters_ok = false;
+static RelIndexes accounts_indexes;
+static DirectOk counters_ok;
+static DirectOk accounts_ok;
 static bool callback_registered = false;
 static uint64 inval_count = 0;	/* relcache invalidations seen */
 
@@ -125,6 +140,9 @@ forget_indexes(RelIndexes *ri)
 	ri->entries = NULL;
 	ri->estate = NULL;
 	ri->n = 0;
+	ri->nchecks = 0;
+	ri->checks = NULL;
+	ri->check_names = NULL;
 }
 
 /*
@@ -145,8 +163,12 @@ relcache_callback(Datum arg, Oid relid)
 		ledger_indexes.relid = InvalidOid;
 	if (!OidIsValid(relid) || relid == counters_indexes.relid)
 		counters_indexes.relid = InvalidOid;
-	if (!OidIsValid(relid) || relid == counters_ok_relid)
-		counters_ok_relid = InvalidOid;
+	if (!OidIsValid(relid) || relid == accounts_indexes.relid)
+		accounts_indexes.relid = InvalidOid;
+	if (!OidIsValid(relid) || relid == counters_ok.relid)
+		counters_ok.relid = InvalidOid;
+	if (!OidIsValid(relid) || relid == accounts_ok.relid)
+		accounts_ok.relid = InvalidOid;
 }
 
 static void
@@ -161,10 +183,10 @@ register_callback(void)
 
 /*
  * Describe rel's indexes once: IndexInfo and compiled predicate of each, in
- * a context of their own.  ri->plain is false when an index needs what only
- * the executor does (exclusion constraints, a deferrable unique constraint)
- * or is not yet valid for inserts.  Expressions are evaluated in
- * ri->estate, prepared on first use.
+ * a context of their own, and compile its CHECK constraints.  ri->plain is
+ * false when an index needs what only the executor does (exclusion
+ * constraints, a deferrable unique constraint) or is not yet valid for
+ * inserts.  Expressions are evaluated in ri->estate, prepared on first use.
  */
 static void
 build_indexes(RelIndexes *ri, Relation rel)
@@ -172,6 +194,7 @@ build_indexes(RelIndexes *ri, Relation rel)
 	List	   *oids;
 	ListCell   *lc;
 	MemoryContext old;
+	TupleConstr *constr;
 	int			i = 0;
 	uint64		seen;
 
@@ -203,6 +226,20 @@ build_indexes(RelIndexes *ri, Relation rel)
 		index_close(index, AccessShareLock);
 	}
 	ri->n = i;
+	constr = RelationGetDescr(rel)->constr;
+	if (constr != NULL && constr->num_check > 0)
+	{
+		ri->nchecks = constr->num_check;
+		ri->checks = palloc(sizeof(ExprState *) * ri->nchecks);
+		ri->check_names = palloc(sizeof(char *) * ri->nchecks);
+		for (int c = 0; c < ri->nchecks; c++)
+		{
+			/* as the executor does it (ExecRelCheck), but once */
+			ri->checks[c] = ExecPrepareExpr((Expr *) stringToNode(constr->check[c].ccbin),
+											ri->estate);
+			ri->check_names[c] = pstrdup(constr->check[c].ccname);
+		}
+	}
 	MemoryContextSwitchTo(old);
 	ri->relid = seen == inval_count ? RelationGetRelid(rel) : InvalidOid;
 }
@@ -450,64 +487,132 @@ fc_ledger_insert(const FcLedgerRow *row)
 }
 
 /*
- * Can a counter slot of rel be updated here?  Not when a DBA added a
- * trigger on UPDATE other than the foreign key's (which an update that
- * keeps the key does not fire), a rule, row-level security or a stored
- * generated column.
+ * Can rows of rel (counters, accounts) be updated here?  Not when a DBA
+ * added a trigger on UPDATE other than a foreign key's (which an update
+ * that keeps the keys does not fire: these updates change counts only), a
+ * rule, row-level security or a stored generated column.
  */
-bool
-fc_slot_direct_ok(Relation rel)
+static bool
+update_direct_ok(DirectOk *c, Relation rel)
 {
-	if (counters_ok_relid != RelationGetRelid(rel))
+	if (c->relid != RelationGetRelid(rel))
 	{
 		TupleConstr *constr = RelationGetDescr(rel)->constr;
 		uint64		seen;
 
 		register_callback();
 		seen = inval_count;
-		counters_ok = !has_trigger(rel, TRIGGER_TYPE_UPDATE, true) &&
+		c->ok = !has_trigger(rel, TRIGGER_TYPE_UPDATE, true) &&
 			(constr == NULL || !constr->has_generated_stored) &&
 			rel->rd_rules == NULL && !rel->rd_rel->relrowsecurity &&
 			rel->rd_rel->relkind == RELKIND_RELATION;
-		counters_ok_relid = seen == inval_count ? RelationGetRelid(rel) : InvalidOid;
+		c->relid = seen == inval_count ? RelationGetRelid(rel) : InvalidOid;
 	}
-	return counters_ok;
+	return c->ok;
+}
+
+/* Can a counter slot of rel, fluxcredits.counters, be updated here? */
+bool
+fc_slot_direct_ok(Relation rel)
+{
+	return update_direct_ok(&counters_ok, rel);
+}
+
+/* Can an account's row of rel, fluxcredits.accounts, be updated here? */
+bool
+fc_account_direct_ok(Relation rel)
+{
+	return update_direct_ok(&accounts_ok, rel);
+}
+
+/* Raise the error of a CHECK constraint the new row fails, as the executor does. */
+static void
+check_constraints(RelIndexes *ri, Relation rel, TupleTableSlot *slot)
+{
+	ExprContext *econtext;
+
+	if (ri->nchecks == 0)
+		return;
+	econtext = GetPerTupleExprContext(ri->estate);
+	econtext->ecxt_scantuple = slot;
+	for (int c = 0; c < ri->nchecks; c++)
+		if (!ExecCheck(ri->checks[c], econtext))
+			ereport(ERROR,
+					(errcode(ERRCODE_CHECK_VIOLATION),
+					 errmsg("new row for relation \"%s\" violates check constraint \"%s\"",
+							RelationGetRelationName(rel), ri->check_names[c]),
+					 errtableconstraint(rel, ri->check_names[c])));
+	ResetExprContext(econtext);
+	econtext->ecxt_scantuple = NULL;
 }
 
 /*
- * Add amount to column "used" (attno) of the counter slot in locked, a
+ * Add amounts[i] to the bigint column attnos[i] (i < n) of old, the newest
  * version of a row of rel that this transaction holds locked (so the
- * update cannot fail).  Its index entries are made when the update is not
- * HOT.
+ * update cannot fail for a concurrent one).  The new row is checked
+ * against rel's CHECK constraints; its index entries are made when the
+ * update is not HOT.
  */
-void
-fc_slot_add(Relation rel, TupleTableSlot *locked, AttrNumber used_attno, int64 amount)
+static void
+row_add(RelIndexes *ri, Relation rel, HeapTuple old, int n, const AttrNumber *attnos,
+		const int64 *amounts)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
-	HeapTuple	old = ExecFetchSlotHeapTuple(locked, false, NULL);
-	bool		isnull;
-	int64		used = DatumGetInt64(heap_getattr(old, used_attno, desc, &isnull));
-	int64		sum;
-	int			col = used_attno;
-	Datum		value;
+	Datum		values[2];
+	bool		nulls[2];
+	int			cols[2];
 	HeapTuple	newtup;
+	TupleTableSlot *slot;
 
-	if (pg_add_s64_overflow(used, amount, &sum))
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("bigint out of range")));
-	value = Int64GetDatum(sum);
-	isnull = false;
-	newtup = heap_modify_tuple_by_cols(old, desc, 1, &col, &value, &isnull);
+	Assert(n <= lengthof(values));
+	if (ri->relid != RelationGetRelid(rel))
+		build_indexes(ri, rel);
+	for (int i = 0; i < n; i++)
+	{
+		bool		isnull;
+		int64		sum;
+
+		if (pg_add_s64_overflow(DatumGetInt64(heap_getattr(old, attnos[i], desc, &isnull)),
+								amounts[i], &sum))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("bigint out of range")));
+		cols[i] = attnos[i];
+		values[i] = Int64GetDatum(sum);
+		nulls[i] = false;
+	}
+	newtup = heap_modify_tuple_by_cols(old, desc, n, cols, values, nulls);
+	slot = MakeSingleTupleTableSlot(desc, &TTSOpsHeapTuple);
+	ExecStoreHeapTuple(newtup, slot, false);
+	check_constraints(ri, rel, slot);
 	simple_heap_update(rel, &old->t_self, newtup);
 	if (!HeapTupleIsHeapOnly(newtup))
 	{
-		TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsHeapTuple);
-
-		ExecStoreHeapTuple(newtup, slot, false);
-		if (!insert_index_entries(&counters_indexes, rel, slot))
+		ExecStoreHeapTuple(newtup, slot, false);	/* its new place */
+		if (!insert_index_entries(ri, rel, slot))
 			insert_index_entries_executor(rel, slot);
-		ExecDropSingleTupleTableSlot(slot);
 	}
+	ExecDropSingleTupleTableSlot(slot);
 	heap_freetuple(newtup);
+}
+
+/*
+ * Add amounts[i] to the columns attnos[i] (i < n, at most 2) of a counter
+ * slot, locked, the version in locked (fc_slot_direct_ok() must allow it).
+ */
+void
+fc_slot_add(Relation rel, HeapTuple locked, int n, const AttrNumber *attnos,
+			const int64 *amounts)
+{
+	row_add(&counters_indexes, rel, locked, n, attnos, amounts);
+}
+
+/*
+ * Add amount to the bigint column attno of an account's row, locked, the
+ * version in locked (fc_account_direct_ok() must allow it).
+ */
+void
+fc_account_add(Relation rel, HeapTuple locked, AttrNumber attno, int64 amount)
+{
+	row_add(&accounts_indexes, rel, locked, 1, &attno, &amount);
 }
