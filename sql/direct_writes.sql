@@ -120,6 +120,9 @@ CREATE FUNCTION audit() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_TABLE_NAME = 'counters' THEN
         RAISE NOTICE '% % on counters: used % -> %', TG_WHEN, TG_OP, OLD.used, NEW.used;
+    ELSIF TG_TABLE_NAME = 'accounts' THEN
+        RAISE NOTICE '% % on accounts: topup_balance % -> %', TG_WHEN, TG_OP,
+            OLD.topup_balance, NEW.topup_balance;
     ELSE
         RAISE NOTICE '% % on ledger: % %', TG_WHEN, TG_OP, NEW.entry, NEW.monthly;
     END IF;
@@ -142,6 +145,51 @@ SELECT note FROM fluxcredits.ledger WHERE id = :n1;
 ALTER TABLE fluxcredits.ledger DROP COLUMN note;
 SELECT fluxcredits.credits_consume('a', 'compression', at => '2026-01-10 00:00+00') > :n1 AS charged;
 SELECT compressor_used FROM fluxcredits.credits_usage('a', '2026-01-10 00:00+00');
+SELECT check_indexes() AS checked;
+SELECT * FROM fluxcredits.credits_check();
+
+-- The exact path of a charge (src/consume.c, charge_slow) writes here too.
+-- Starter account b's AI charges past its 200 monthly credits draw on a
+-- top-up: the first makes the period's slot (through SQL), the second
+-- raises that slot's topup_used here; both lower the account's balance
+-- here.  A DBA's index on the balance keeps those updates from being HOT,
+-- so the account's new versions need entries in every index of accounts.
+CREATE INDEX accounts_balance ON fluxcredits.accounts (topup_balance);
+SELECT fluxcredits.credits_topup('b', 10, 'pay-b1', at => '2026-01-10 00:00+00') > 0 AS topped_up;
+SELECT fluxcredits.credits_consume('b', 'ai', 203, at => '2026-01-10 00:00+00') > 0 AS charged;
+SELECT fluxcredits.credits_consume('b', 'ai', 1, at => '2026-01-10 00:00+00') > 0 AS charged;
+SELECT a.topup_balance, c.slot, c.used, c.topup_used, c.cap
+  FROM fluxcredits.accounts a JOIN fluxcredits.counters c USING (account)
+ WHERE a.account = 'b' AND c.kind = 'ai';
+SELECT i::text AS checked
+  FROM unnest(ARRAY['fluxcredits.accounts_pkey'::regclass, 'fluxcredits.accounts_balance'::regclass]) i
+ CROSS JOIN LATERAL bt_index_check(i, true);
+-- credits_usage reads the account through the hash index accounts_account:
+-- it finds the newest version.
+SELECT ia_topup_credits FROM fluxcredits.credits_usage('b', '2026-01-10 00:00+00');
+DROP INDEX fluxcredits.accounts_balance;
+-- CHECK constraints a DBA adds (NOT VALID ones too, as in SQL) hold on
+-- those updates: a charge that would break one fails with 23514 and
+-- changes nothing.
+ALTER TABLE fluxcredits.accounts ADD CONSTRAINT keep_two CHECK (topup_balance >= 2) NOT VALID;
+SELECT fluxcredits.credits_consume('b', 'ai', 5, at => '2026-01-10 00:00+00');
+\echo :LAST_ERROR_SQLSTATE
+ALTER TABLE fluxcredits.accounts DROP CONSTRAINT keep_two;
+ALTER TABLE fluxcredits.counters ADD CONSTRAINT topup_five CHECK (topup_used <= 5) NOT VALID;
+SELECT fluxcredits.credits_consume('b', 'ai', 2, at => '2026-01-10 00:00+00');
+\echo :LAST_ERROR_SQLSTATE
+ALTER TABLE fluxcredits.counters DROP CONSTRAINT topup_five;
+SELECT a.topup_balance, c.used, c.topup_used
+  FROM fluxcredits.accounts a JOIN fluxcredits.counters c USING (account)
+ WHERE a.account = 'b' AND c.kind = 'ai';
+-- A DBA's triggers on accounts and counters fire: the writes go through SQL.
+CREATE TRIGGER audit BEFORE UPDATE ON fluxcredits.accounts FOR EACH ROW EXECUTE FUNCTION audit();
+CREATE TRIGGER audit BEFORE UPDATE ON fluxcredits.counters FOR EACH ROW EXECUTE FUNCTION audit();
+SELECT fluxcredits.credits_consume('b', 'ai', 2, at => '2026-01-10 00:00+00') > 0 AS charged;
+DROP TRIGGER audit ON fluxcredits.accounts;
+DROP TRIGGER audit ON fluxcredits.counters;
+SELECT fluxcredits.credits_consume('b', 'ai', 1, at => '2026-01-10 00:00+00') > 0 AS charged;
+SELECT ia_credits_used, ia_topup_credits FROM fluxcredits.credits_usage('b', '2026-01-10 00:00+00');
 SELECT check_indexes() AS checked;
 SELECT * FROM fluxcredits.credits_check();
 DROP EXTENSION fluxcredits;
