@@ -498,11 +498,11 @@ lock_period_slots(const FcCharge *a, TimestampTz start, LockedSlot **out)
 	HeapTuple	tuple;
 	TupleDesc	desc;
 	TupleTableSlot *ts;
+	Relation	rel;
 	FoundSlot  *found = NULL;
 	int			nfound = 0;
 	int			maxfound = 0;
 	int			n = 0;
-	int			flags = IsolationUsesXactSnapshot() ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION;
 
 	CommandCounterIncrement();
 	snapshot = RegisterSnapshot(GetTransactionSnapshot());
@@ -524,43 +524,22 @@ lock_period_slots(const FcCharge *a, TimestampTz start, LockedSlot **out)
 		found[nfound].slot = DatumGetInt16(fc_scan_attr(&scan, exact_cols.attnos[EX_SLOT], &isnull));
 		found[nfound++].tid = tuple->t_self;
 	}
+	fc_scan_end(&scan);		/* not waiting with the index's page pinned */
 	if (nfound > 1)
 		qsort(found, nfound, sizeof(FoundSlot), found_slot_cmp);
 
 	/* the table lock of an UPDATE (the slot chosen is updated) */
-	LockRelationOid(RelationGetRelid(scan.heap), RowExclusiveLock);
-	ts = table_slot_create(scan.heap, NULL);
+	rel = fc_table_open("counters", RowExclusiveLock);
+	ts = table_slot_create(rel, NULL);
 	*out = palloc(sizeof(LockedSlot) * Max(nfound, 1));
 	for (int i = 0; i < nfound; i++)
 	{
-		TM_FailureData tmfd;
 		LockedSlot *s = &(*out)[n];
 		bool		isnull;
 		Datum		cap;
 
-		switch (table_tuple_lock(scan.heap, &found[i].tid, snapshot, ts,
-								 GetCurrentCommandId(true), LockTupleExclusive,
-								 LockWaitBlock, flags, &tmfd))
-		{
-			case TM_Ok:
-				break;
-			case TM_Updated:
-				if (IsolationUsesXactSnapshot())
-					ereport(ERROR,
-							(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-							 errmsg("could not serialize access due to concurrent update")));
-				elog(ERROR, "fluxcredits: counter slot %d changed while it was locked",
-					 found[i].slot);
-				break;
-			case TM_Deleted:
-				if (IsolationUsesXactSnapshot())
-					ereport(ERROR,
-							(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-							 errmsg("could not serialize access due to concurrent delete")));
-				continue;		/* gone, as FOR UPDATE skips it */
-			default:
-				elog(ERROR, "fluxcredits: could not lock counter slot %d", found[i].slot);
-		}
+		if (!fc_lock_newest(rel, &found[i].tid, snapshot, ts, LockTupleExclusive))
+			continue;			/* gone, as FOR UPDATE skips it */
 		s->slot = DatumGetInt16(slot_getattr(ts, exact_cols.attnos[EX_SLOT], &isnull));
 		s->used = DatumGetInt64(slot_getattr(ts, exact_cols.attnos[EX_USED], &isnull));
 		cap = slot_getattr(ts, exact_cols.attnos[EX_CAP], &isnull);
@@ -570,7 +549,7 @@ lock_period_slots(const FcCharge *a, TimestampTz start, LockedSlot **out)
 		n++;
 	}
 	ExecDropSingleTupleTableSlot(ts);
-	fc_scan_end(&scan);
+	table_close(rel, NoLock);
 	UnregisterSnapshot(snapshot);
 	return n;
 }

@@ -31,6 +31,7 @@
 #include "datatype/timestamp.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "nodes/lockoptions.h"
 #include "storage/lockdefs.h"
 #include "utils/relcache.h"
 #include "utils/snapshot.h"
@@ -118,6 +119,8 @@ typedef struct FcSlotSet
 } FcSlotSet;
 
 extern void fc_under_account(const FcSlotSet *set, void (*work) (void *arg), void *arg);
+extern bool fc_lock_newest(Relation rel, ItemPointer tid, Snapshot snapshot,
+						   struct TupleTableSlot *ts, LockTupleMode mode);
 
 /* locks.c */
 extern void fc_lock_key(const char *account, const char *key);
