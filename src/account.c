@@ -246,6 +246,7 @@ plan_load(FcAccount *acc, const char *account, Snapshot snapshot)
 	}
 	fc_scan_end(&scan);
 }
+
 static void
 account_load(const char *account, Snapshot snapshot, FcAccount *acc, bool keep_row)
 {

@@ -13,7 +13,7 @@
  *		covering charge's id and charges nothing;
  *	 3. the charge is counted: on a counter slot with room, locking that row
  *		only (the fast path); else on the period's first slot; else on the
- *		exact path (_charge_slow), which decides with the totals under the
+ *		exact path (charge_slow), which decides with the totals under the
  *		account's lock: compression needs used + amount <= limit (always fits
  *		when unlimited); AI draws from the monthly allocation first, then
  *		from the top-up balance;
@@ -689,12 +689,14 @@ rebalance(const FcCharge *a, TimestampTz start, TimestampTz end, int64 lim, bool
  * charge does not fit; *used, *lim (-1: unlimited) and *balance are the
  * figures it decided with.
  *
- * Until 1.3 this was _charge_slow in PL/pgSQL: 722,000 instructions a
- * charge drawn from a top-up (callgrind), three quarters in starting
- * executors for its eight statements and rebuilding the CHECK constraints
- * of the two it updated.  Here the rows are read, locked and updated as on
- * the fast path (relscan.c, write.c); SQL is left for what is rare:
- * releasing expired holds, a period's first slot, and sharing out the caps.
+ * The libraries before this one called _charge_slow, the same in PL/pgSQL
+ * (it stays in the 1.3 SQL for sessions still running such a library):
+ * 722,000 instructions a charge drawn from a top-up (callgrind), three
+ * quarters in starting executors for its statements and rebuilding the
+ * CHECK constraints of the two it updated.  Here the rows are read, locked
+ * and updated as on the fast path (relscan.c, write.c): 155,000.  SQL is
+ * left for what is rare: releasing expired holds, a period's first slot,
+ * and sharing out the caps.
  */
 static bool
 charge_slow(const FcCharge *a, TimestampTz start, TimestampTz end,

@@ -10,7 +10,7 @@
  *	   once the first call has committed or rolled back;
  *	2. the account's row in fluxcredits.accounts, FOR NO KEY UPDATE, by every
  *	   writer but the fast path: top-ups, refunds, plan changes, the exact
- *	   path (_charge_slow) and a charge creating a counter slot;
+ *	   path (consume.c, charge_slow) and a charge creating a counter slot;
  *	3. counter slot rows, in slot order when more than one.
  * The fast path of a charge locks one counter slot with room, never waiting
  * and never leaving a lock on a slot it does not use (consume.c,

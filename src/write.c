@@ -114,7 +114,6 @@ typedef struct LedgerShape
 	Oid			entry_hold;
 } LedgerShape;
 
-static LedgerShape ledger_shape;
 /* Whether a table's rows may be updated here (see update_direct_ok). */
 typedef struct DirectOk
 {
@@ -122,6 +121,7 @@ typedef struct DirectOk
 	bool		ok;
 } DirectOk;
 
+static LedgerShape ledger_shape;
 static RelIndexes ledger_indexes;
 static RelIndexes counters_indexes;
 static RelIndexes accounts_indexes;
