@@ -141,7 +141,7 @@ SELECT count(*) FROM fluxcredits.plan_summary;
 \echo :LAST_ERROR_SQLSTATE
 SELECT count(*) FROM fluxcredits.credits_check();
 \echo :LAST_ERROR_SQLSTATE
-SELECT fluxcredits._charge_slow('app-1', 'ai', '2026-01-01', '2026-02-01', -100, '2026-01-02');
+SELECT fluxcredits._rebalance('app-1', 'ai', '2026-01-01', '2026-02-01', 0, true);
 \echo :LAST_ERROR_SQLSTATE
 SELECT fluxcredits._give_back('refund', NULL, 0, 1000, '2026-01-02', 'Pro');
 \echo :LAST_ERROR_SQLSTATE

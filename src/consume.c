@@ -689,9 +689,8 @@ rebalance(const FcCharge *a, TimestampTz start, TimestampTz end, int64 lim, bool
  * charge does not fit; *used, *lim (-1: unlimited) and *balance are the
  * figures it decided with.
  *
- * The libraries before this one called _charge_slow, the same in PL/pgSQL
- * (it stays in the 1.3 SQL for sessions still running such a library):
- * 722,000 instructions a charge drawn from a top-up (callgrind), three
+ * The libraries before 1.4 called _charge_slow, the same in PL/pgSQL
+ * (1.4 drops it): 722,000 instructions a charge drawn from a top-up (callgrind), three
  * quarters in starting executors for its statements and rebuilding the
  * CHECK constraints of the two it updated.  Here the rows are read, locked
  * and updated as on the fast path (relscan.c, write.c): 155,000.  SQL is
