@@ -334,13 +334,6 @@ lock_slot(const FcCharge *a, TimestampTz start, int64 *total, bool *added, int *
 }
 
 /*
- * The fast path: count the charge on a slot that lock_slot() locked (and
- * counted on, unless a trigger on counters needs SQL's UPDATE), and write
- * its ledger row.  Returns the charge id, or -1 when there is no such slot;
- * *total is the period's usage after the charge (lock_slot sums it on the
- * way).
- */
-/*
  * Count monthly and topup on the counter slot numbered slot of the charge's
  * period, locked by this transaction, through SQL (for a counters table
  * that fc_slot_direct_ok() does not let this file update).
@@ -690,12 +683,12 @@ rebalance(const FcCharge *a, TimestampTz start, TimestampTz end, int64 lim, bool
  * figures it decided with.
  *
  * The libraries before 1.4 called _charge_slow, the same in PL/pgSQL
- * (1.4 drops it): 722,000 instructions a charge drawn from a top-up (callgrind), three
- * quarters in starting executors for its statements and rebuilding the
- * CHECK constraints of the two it updated.  Here the rows are read, locked
- * and updated as on the fast path (relscan.c, write.c): 155,000.  SQL is
- * left for what is rare: releasing expired holds, a period's first slot,
- * and sharing out the caps.
+ * (1.4 drops it): 722,000 instructions a charge drawn from a top-up
+ * (callgrind), three quarters in starting executors for its statements and
+ * rebuilding the CHECK constraints of the two it updated.  Here the rows
+ * are read, locked and updated as on the fast path (relscan.c, write.c):
+ * 155,000.  SQL is left for what is rare: releasing expired holds, a
+ * period's first slot, and sharing out the caps.
  */
 static bool
 charge_slow(const FcCharge *a, TimestampTz start, TimestampTz end,
