@@ -17,10 +17,10 @@
  * life of the backend and dropped on any invalidation of the relation.
  *
  * What this leaves out of a SQL INSERT/UPDATE, and why it does not matter:
- *	- triggers: the ledger has none on INSERT and counters none but its
- *	  foreign key's, which an UPDATE that keeps the key does not fire; if a
- *	  DBA adds one (or a rule, or row-level security), the write goes
- *	  through SQL instead (build_ledger_shape, fc_slot_direct_ok);
+ *	- triggers: the ledger has none on INSERT, counters and accounts none
+ *	  but their foreign keys', which an UPDATE that keeps the keys does not
+ *	  fire; if a DBA adds one (or a rule, or row-level security), the write
+ *	  goes through SQL instead (build_ledger_shape, update_direct_ok);
  *	- CHECK constraints: an updated row is checked against its table's,
  *	  compiled once (the executor rebuilds them on every UPDATE); a ledger
  *	  with CHECK constraints or extra columns goes through SQL;
@@ -30,7 +30,7 @@
  *	  on counters is one) are computed here with FormIndexDatum, as the
  *	  executor computes them;
  *	- permissions: the callers run as the extension's owner (SECURITY
- *	  DEFINER), who owns both tables.
+ *	  DEFINER), who owns the tables.
  * Unique indexes are checked by index_insert() as the executor would (the
  * same "duplicate key" error), and the writes are WAL-logged and counted in
  * the statistics as any other.
