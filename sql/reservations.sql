@@ -95,4 +95,23 @@ UPDATE fluxcredits.reservations SET state = 'held' WHERE id = :r1;
 SELECT account, kind, item FROM fluxcredits.credits_check();
 UPDATE fluxcredits.reservations SET state = 'committed' WHERE id = :r1;
 SELECT * FROM fluxcredits.credits_check();
+-- A read-out looks for an account's holds only once the account has
+-- reserved: credits_reserve marks it (has_reserved) in the hold's
+-- transaction.  'acct' reserved above; 'marks' not yet.
+SELECT fluxcredits.credits_open_account('marks', 'Free', '2026-01-05 00:00+00');
+SELECT account, has_reserved FROM fluxcredits.accounts ORDER BY account;
+SELECT fluxcredits.credits_reserve('marks', 'compression', 4, at => '2026-01-10 00:00+00') AS r9 \gset
+SELECT account, has_reserved FROM fluxcredits.accounts ORDER BY account;
+SELECT compressor_used, compressor_reserved
+  FROM fluxcredits.credits_usage('marks', '2026-01-10 00:00+00');
+-- The mark is what a read-out goes by: cleared by hand, the live hold is
+-- not seen (4 used, none reserved), and credits_check() reports it.
+UPDATE fluxcredits.accounts SET has_reserved = false WHERE account = 'marks';
+SELECT compressor_used, compressor_reserved
+  FROM fluxcredits.credits_usage('marks', '2026-01-10 00:00+00');
+SELECT account, kind, item, stored, from_ledger FROM fluxcredits.credits_check();
+UPDATE fluxcredits.accounts SET has_reserved = true WHERE account = 'marks';
+SELECT compressor_used, compressor_reserved
+  FROM fluxcredits.credits_usage('marks', '2026-01-10 00:00+00');
+SELECT * FROM fluxcredits.credits_check();
 DROP EXTENSION fluxcredits;

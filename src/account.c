@@ -251,9 +251,11 @@ static void
 account_load(const char *account, Snapshot snapshot, FcAccount *acc, bool keep_row)
 {
 	static const char *const account_columns[] = {
-		"account", "plan", "anchor", "tz", "topup_balance", "anchor_since"
+		"account", "plan", "anchor", "tz", "topup_balance", "anchor_since",
+		"has_reserved"			/* 1.5 */
 	};
-	static FcColumns acols = {.n = lengthof(account_columns), .names = account_columns};
+	static FcColumns acols = {.n = lengthof(account_columns), .names = account_columns,
+	.noptional = 1};
 	FcScan		scan;
 	HeapTuple	tuple;
 	Datum		d;
@@ -274,6 +276,11 @@ account_load(const char *account, Snapshot snapshot, FcAccount *acc, bool keep_r
 	d = fc_scan_attr(&scan, acols.attnos[5], &isnull);
 	acc->has_anchor_since = !isnull;
 	acc->anchor_since = isnull ? 0 : DatumGetTimestampTz(d);
+	if (acols.attnos[6] == InvalidAttrNumber)
+		acc->holds = FC_HOLDS_UNKNOWN;
+	else
+		acc->holds = DatumGetBool(fc_scan_attr(&scan, acols.attnos[6], &isnull)) ?
+			FC_HOLDS_MAYBE : FC_HOLDS_NONE;
 	acc->row = keep_row ? heap_copytuple(tuple) : NULL;
 	acc->topup_balance_attno = acols.attnos[4];
 	fc_scan_end(&scan);
@@ -301,6 +308,21 @@ void
 fc_account_load_row(const char *account, Snapshot snapshot, FcAccount *acc)
 {
 	account_load(account, snapshot, acc, true);
+}
+
+/*
+ * May the account have held reservations?  Not if it never reserved
+ * (accounts.has_reserved, which credits_reserve() sets before its first
+ * hold, in the hold's transaction: a snapshot that sees a hold sees the
+ * flag).  Under scripts before 1.5, not if no reservation was ever held in
+ * the database.  Read-outs and the exact path look for holds only if so.
+ */
+bool
+fc_account_may_hold(const FcAccount *acc)
+{
+	if (acc->holds == FC_HOLDS_UNKNOWN)
+		return !fc_index_never_used("reservations_held");
+	return acc->holds == FC_HOLDS_MAYBE;
 }
 
 /*

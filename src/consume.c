@@ -553,7 +553,7 @@ lock_period_slots(const FcCharge *a, TimestampTz start, LockedSlot **out)
  * held (most databases).
  */
 static bool
-has_expired_hold(const FcCharge *a)
+has_expired_hold(const FcCharge *a, const FcAccount *acc)
 {
 	static const char *const columns[] = {"account", "state", "expires_at"};
 	static FcColumns cols = {.n = lengthof(columns), .names = columns};
@@ -563,7 +563,7 @@ has_expired_hold(const FcCharge *a)
 	Datum		key;
 	bool		found = false;
 
-	if (fc_index_never_used("reservations_held"))
+	if (!fc_account_may_hold(acc))
 		return false;
 	snapshot = RegisterSnapshot(GetTransactionSnapshot());
 	key = CStringGetTextDatum(a->account);
@@ -583,18 +583,18 @@ has_expired_hold(const FcCharge *a)
 
 /* Release the account's holds past their ttl (_release_expired).  Did it release any? */
 static bool
-release_expired(const FcCharge *a, const char *plan)
+release_expired(const FcCharge *a, const FcAccount *acc)
 {
 	static SPIPlanPtr spi_plan = NULL;
 	static const Oid types[3] = {TEXTOID, TIMESTAMPTZOID, TEXTOID};
 	Datum		values[3];
 	int64		n;
 
-	if (!has_expired_hold(a))
+	if (!has_expired_hold(a, acc))
 		return false;
 	values[0] = CStringGetTextDatum(a->account);
 	values[1] = TimestampTzGetDatum(a->at);
-	values[2] = CStringGetTextDatum(plan);
+	values[2] = CStringGetTextDatum(acc->plan);
 	if (SPI_execute_plan(fc_plan(&spi_plan,
 								 "SELECT fluxcredits._release_expired($1, $2, $3)::bigint",
 								 3, types),
@@ -705,7 +705,7 @@ charge_slow(const FcCharge *a, TimestampTz start, TimestampTz end,
 	CommandCounterIncrement();
 	fc_account_load_row(a->account, GetTransactionSnapshot(), &acc);
 	/* holds past their ttl give their credits back first (lazy expiry) */
-	if (release_expired(a, acc.plan))
+	if (release_expired(a, &acc))
 	{
 		CommandCounterIncrement();
 		fc_account_load_row(a->account, GetTransactionSnapshot(), &acc);

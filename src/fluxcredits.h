@@ -71,6 +71,14 @@ typedef struct FcCharge
 	bool		hold;			/* a reservation's hold, not a charge */
 } FcCharge;
 
+/* May an account have held reservations (FcAccount.holds)? */
+typedef enum FcHolds
+{
+	FC_HOLDS_NONE,				/* no: it never reserved */
+	FC_HOLDS_MAYBE,				/* it has reserved */
+	FC_HOLDS_UNKNOWN			/* scripts before 1.5: accounts.has_reserved missing */
+} FcHolds;
+
 /* An account with its plan, as read by fc_account_load(). */
 typedef struct FcAccount
 {
@@ -80,6 +88,7 @@ typedef struct FcAccount
 	bool		has_anchor_since;
 	TimestampTz anchor_since;
 	int64		topup_balance;
+	FcHolds		holds;
 	bool		compression_unlimited;
 	int64		compression_limit;
 	int64		ai_monthly;
@@ -102,6 +111,7 @@ extern void fc_account_load(const char *account, Snapshot snapshot, FcAccount *a
 extern void fc_account_load_row(const char *account, Snapshot snapshot, FcAccount *acc);
 extern void fc_account_period(const FcAccount *acc, TimestampTz at, bool for_write,
 							  TimestampTz *start, TimestampTz *end);
+extern bool fc_account_may_hold(const FcAccount *acc);
 
 /* alerts.c */
 extern void fc_alerts_init(void);
@@ -160,6 +170,7 @@ typedef struct FcColumns
 {
 	int			n;
 	const char *const *names;	/* the columns a scan reads, keys first */
+	int			noptional;		/* the last ones may be missing */
 	Oid			relid;			/* cache: attnos are of this relation */
 	AttrNumber	attnos[FC_SCAN_MAX_COLUMNS];
 } FcColumns;

@@ -174,7 +174,11 @@ fc_index_never_used(const char *index)
 	return never;
 }
 
-/* Column numbers of cols->names in rel, cached per relation OID. */
+/*
+ * Column numbers of cols->names in rel, cached per relation OID.  The last
+ * cols->noptional columns may be missing (a column a later extension script
+ * adds): their number is then InvalidAttrNumber.
+ */
 static void
 fc_columns(FcColumns *cols, Relation rel)
 {
@@ -182,11 +186,11 @@ fc_columns(FcColumns *cols, Relation rel)
 
 	if (cols->relid == relid)
 		return;
-	Assert(cols->n <= FC_SCAN_MAX_COLUMNS);
+	Assert(cols->n <= FC_SCAN_MAX_COLUMNS && cols->noptional <= cols->n);
 	for (int i = 0; i < cols->n; i++)
 	{
 		cols->attnos[i] = get_attnum(relid, cols->names[i]);
-		if (cols->attnos[i] == InvalidAttrNumber)
+		if (cols->attnos[i] == InvalidAttrNumber && i < cols->n - cols->noptional)
 			elog(ERROR, "fluxcredits: column %s of fluxcredits.%s does not exist",
 				 cols->names[i], RelationGetRelationName(rel));
 	}

@@ -18,8 +18,10 @@
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/typcache.h"
 
 /* Columns of the fluxcredits.credits_usage type, in order. */
 enum
@@ -56,6 +58,7 @@ fc_credits_usage(PG_FUNCTION_ARGS)
 	static const Oid eqfuncs[2] = {F_TEXTEQ, F_TIMESTAMPTZ_EQ};
 	char	   *account = fc_arg_text(fcinfo, 0, "account", FC_MAX_ACCOUNT_LEN, true);
 	TimestampTz at = fc_arg_at(fcinfo, 1);
+	Oid			rettype;
 	TupleDesc	tupdesc;
 	FcAccount	acc;
 	TimestampTz start,
@@ -75,21 +78,20 @@ fc_credits_usage(PG_FUNCTION_ARGS)
 	bool		nulls[U_NCOLUMNS];
 	bool		isnull;
 
-	/* the result type, described once per call site */
-	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
-	if (tupdesc == NULL)
-	{
-		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-
-		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-			elog(ERROR, "fluxcredits: credits_usage must return a composite type");
-		if (tupdesc->natts != U_NCOLUMNS)
-			elog(ERROR, "fluxcredits: credits_usage type has %d columns, expected %d",
-				 tupdesc->natts, U_NCOLUMNS);
-		tupdesc = BlessTupleDesc(tupdesc);
-		MemoryContextSwitchTo(old);
-		fcinfo->flinfo->fn_extra = tupdesc;
-	}
+	/*
+	 * The result type's descriptor, pinned in the type cache: the type is
+	 * the named composite fluxcredits.credits_usage, so it needs no blessing.
+	 * (get_call_result_type() looks the function up in the catalog: 2,000
+	 * instructions a call, as a function scan sets up its call anew on every
+	 * execution.)
+	 */
+	rettype = get_fn_expr_rettype(fcinfo->flinfo);
+	if (!OidIsValid(rettype))
+		rettype = get_func_rettype(fcinfo->flinfo->fn_oid);	/* called without an expression */
+	tupdesc = lookup_rowtype_tupdesc(rettype, -1);
+	if (tupdesc->natts != U_NCOLUMNS)
+		elog(ERROR, "fluxcredits: credits_usage type has %d columns, expected %d",
+			 tupdesc->natts, U_NCOLUMNS);
 
 	snapshot = RegisterSnapshot(GetActiveSnapshot());
 	fc_account_load(account, snapshot, &acc);
@@ -121,8 +123,8 @@ fc_credits_usage(PG_FUNCTION_ARGS)
 	 * has not released yet, read as released (off used, their top-up
 	 * credits back in the balance).
 	 */
-	if (fc_index_never_used("reservations_held"))
-		goto no_holds;			/* no reservation was ever held */
+	if (!fc_account_may_hold(&acc))
+		goto no_holds;			/* the account never reserved */
 	keys[0] = CStringGetTextDatum(account);
 	fc_scan_begin(&scan, "reservations", "reservations_held", &rcols, 1, eqfuncs, keys, snapshot);
 	while ((tuple = fc_scan_next(&scan)) != NULL)
@@ -179,6 +181,7 @@ no_holds:
 	values[U_COMPRESSOR_RESERVED] = Int64GetDatum(compression_reserved);
 	values[U_IA_CREDITS_RESERVED] = Int64GetDatum(ai_reserved);
 
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc,
-													  values, nulls)));
+	tuple = heap_form_tuple(tupdesc, values, nulls);
+	ReleaseTupleDesc(tupdesc);
+	PG_RETURN_DATUM(HeapTupleGetDatum(tuple));
 }

@@ -36,7 +36,31 @@ $node->safe_psql('postgres', 'CREATE DATABASE walked; CREATE DATABASE fresh;');
 $node->safe_psql('walked', "CREATE EXTENSION fluxcredits VERSION '$oldest'");
 for my $v (@chain[ 1 .. $#chain ])
 {
+	# 1.5 marks the accounts that have reserved (accounts.has_reserved):
+	# the update marks those with reservations made before it.  Made under
+	# 1.4 with this library, which then looks for holds in every account.
+	if ($v eq '1.5')
+	{
+		$node->safe_psql('walked', q{
+			SELECT fluxcredits.credits_open_account('holder', 'Starter', '2026-01-05 00:00+00');
+			SELECT fluxcredits.credits_open_account('plain', 'Starter', '2026-01-05 00:00+00');
+			SELECT fluxcredits.credits_reserve('holder', 'compression', 3, at => '2026-01-10 00:00+00');
+			SELECT fluxcredits.credits_consume('plain', 'compression', 2, at => '2026-01-10 00:00+00');
+		});
+		is(usage_of('walked'), "holder|3|3\nplain|2|0",
+			'under 1.4 a read-out sees the hold (used, reserved)');
+	}
 	$node->safe_psql('walked', "ALTER EXTENSION fluxcredits UPDATE TO '$v'");
+	if ($v eq '1.5')
+	{
+		is($node->safe_psql('walked',
+				'SELECT account, has_reserved FROM fluxcredits.accounts ORDER BY 1'),
+			"holder|t\nplain|f", 'the update to 1.5 marks the account that reserved');
+		is(usage_of('walked'), "holder|3|3\nplain|2|0",
+			'after it the read-outs are the same');
+		is($node->safe_psql('walked', 'SELECT count(*) FROM fluxcredits.credits_check()'),
+			'0', 'and credits_check() finds nothing');
+	}
 }
 $node->safe_psql('fresh', "CREATE EXTENSION fluxcredits VERSION '$default'");
 
@@ -91,6 +115,16 @@ is($walked, $fresh, 'an install walked up the chain equals a fresh install at ' 
 
 $node->stop;
 done_testing();
+
+# account|compressor_used|compressor_reserved of both accounts on 2026-01-10
+sub usage_of
+{
+	my $db = shift;
+	return $node->safe_psql($db, q{
+		SELECT a, u.compressor_used, u.compressor_reserved
+		  FROM unnest(ARRAY['holder', 'plain']) a,
+		       fluxcredits.credits_usage(a, '2026-01-10 00:00+00') u ORDER BY a});
+}
 
 sub version_cmp
 {
