@@ -279,8 +279,10 @@ account_load(const char *account, Snapshot snapshot, FcAccount *acc, bool keep_r
 	if (acols.attnos[6] == InvalidAttrNumber)
 		acc->holds = FC_HOLDS_UNKNOWN;
 	else
-		acc->holds = DatumGetBool(fc_scan_attr(&scan, acols.attnos[6], &isnull)) ?
-			FC_HOLDS_MAYBE : FC_HOLDS_NONE;
+	{
+		d = fc_scan_attr(&scan, acols.attnos[6], &isnull);
+		acc->holds = isnull || DatumGetBool(d) ? FC_HOLDS_MAYBE : FC_HOLDS_NONE;
+	}
 	acc->row = keep_row ? heap_copytuple(tuple) : NULL;
 	acc->topup_balance_attno = acols.attnos[4];
 	fc_scan_end(&scan);
