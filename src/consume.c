@@ -549,8 +549,7 @@ lock_period_slots(const FcCharge *a, TimestampTz start, LockedSlot **out)
 
 /*
  * Does the account hold a reservation past its ttl at the charge's time?
- * Skipped at the cost of one metapage read when no reservation was ever
- * held (most databases).
+ * Not looked for in an account that never reserved (most accounts).
  */
 static bool
 has_expired_hold(const FcCharge *a, const FcAccount *acc)
