@@ -6,7 +6,8 @@
 # edge values (NULL anywhere, '', 10 kB and boundary-length strings, quotes,
 # backslashes and unicode, unknown accounts, plans, kinds and zones, extreme
 # amounts and timestamps, times at month ends and DST changes, charge ids of
-# every kind of ledger entry); the usage view; UPDATE, DELETE, TRUNCATE and
+# every kind of ledger entry), reservations (holds committed, released or
+# left to expire); the usage view; UPDATE, DELETE, TRUNCATE and
 # MERGE on the ledger; the charge trigger (attach, detach, CREATE TRIGGER
 # with random arguments, inserts into the app's tables, and attached to the
 # extension's own tables in transactions that roll back). The statements are
@@ -519,6 +520,51 @@ sub c_topup
 		[ 'reference', \&g_reference, 1 ], [ 'at', \&g_at, 0 ]);
 }
 
+# Reservations (1.5 marks an account at its first one): holds with ttls
+# from nonsense to days, resolved by commit or release, or left to expire
+# and be released by the next charge that needs their credits.
+sub g_ttl
+{
+	return wpick(
+		40 => q{interval '15 minutes'}, 15 => q{interval '1 second'},
+		15 => q{interval '2 days'}, 10 => q{interval '400 days'},
+		20 => sub {
+			pick('NULL', q{interval '0'}, q{interval '-1 minute'}, q{'x'}, '1',
+				q{interval '1 microsecond'}, q{interval '178000000 years'}, 'NULL::interval');
+		});
+}
+
+sub g_reservation
+{
+	return wpick(
+		35 => q{(SELECT max(id) FROM fluxcredits.reservations WHERE state = 'held')},
+		15 => q{(SELECT min(id) FROM fluxcredits.reservations WHERE state = 'held')},
+		10 => q{(SELECT max(id) FROM fluxcredits.reservations WHERE state <> 'held')},
+		10 => q{(SELECT max(id) FROM fluxcredits.reservations WHERE expires_at < now())},
+		30 => \&g_charge);
+}
+
+sub c_reserve
+{
+	return call('fluxcredits.credits_reserve',
+		[ 'account', \&g_account, 1 ], [ 'kind', \&g_kind, 1 ],
+		[ 'amount', \&g_amount, 0 ], [ 'image', \&g_image, 0 ],
+		[ 'idempotency_key', \&g_key, 0 ], [ 'ttl', \&g_ttl, 0 ], [ 'at', \&g_at, 0 ]);
+}
+
+sub c_commit
+{
+	return call('fluxcredits.credits_commit',
+		[ 'reservation', \&g_reservation, 1 ],
+		[ 'amount', sub { chance(0.5) ? 'NULL' : g_amount() }, 0 ], [ 'at', \&g_at, 0 ]);
+}
+
+sub c_release
+{
+	return call('fluxcredits.credits_release',
+		[ 'reservation', \&g_reservation, 1 ], [ 'at', \&g_at, 0 ]);
+}
+
 sub c_refund
 {
 	return call('fluxcredits.credits_refund', [ 'charge', \&g_charge, 1 ], [ 'at', \&g_at, 0 ]);
@@ -792,6 +838,9 @@ sub statement
 		12 => sub { scalar_stmt(c_consume('credits_try_consume')) },
 		7  => sub { scalar_stmt(c_topup()) },
 		8  => sub { scalar_stmt(c_refund()) },
+		5  => sub { scalar_stmt(c_reserve()) },
+		3  => sub { scalar_stmt(c_commit()) },
+		3  => sub { scalar_stmt(c_release()) },
 		4  => sub { scalar_stmt(c_set_plan()) },
 		4  => sub { scalar_stmt(c_open()) },
 		6  => \&s_usage,
@@ -820,6 +869,8 @@ sub statement_simple
 		3 => sub { scalar_stmt(c_consume('credits_try_consume')) },
 		2 => sub { scalar_stmt(c_refund()) },
 		2 => sub { scalar_stmt(c_topup()) },
+		1 => sub { scalar_stmt(c_reserve()) },
+		1 => sub { scalar_stmt(pick(c_commit(), c_release())) },
 		2 => \&s_usage,
 		2 => \&s_oracle,
 		2 => \&s_session);
@@ -1031,13 +1082,16 @@ SKIP:
 	my $q = sub { $node->safe_psql('postgres', shift) };
 
 	my $stats = $q->(q{
-		SELECT format('%s accounts, %s ledger rows: %s charges (%s covered by an earlier AI charge of the image, %s drew on top-ups), %s refunds, %s top-ups, %s plan changes; %s counters',
+		SELECT format('%s accounts, %s ledger rows: %s charges (%s covered by an earlier AI charge of the image, %s drew on top-ups), %s refunds, %s top-ups, %s plan changes, %s holds (%s committed, %s released; %s accounts marked as reserving); %s counters',
 		    (SELECT count(*) FROM fluxcredits.accounts), count(*),
 		    count(*) FILTER (WHERE entry = 'consume'),
 		    count(*) FILTER (WHERE entry = 'consume' AND charge IS NOT NULL),
 		    count(*) FILTER (WHERE entry = 'consume' AND topup < 0),
 		    count(*) FILTER (WHERE entry = 'refund'), count(*) FILTER (WHERE entry = 'topup'),
 		    count(*) FILTER (WHERE entry = 'plan_change'),
+		    count(*) FILTER (WHERE entry = 'hold'), count(*) FILTER (WHERE entry = 'commit'),
+		    count(*) FILTER (WHERE entry = 'release'),
+		    (SELECT count(*) FROM fluxcredits.accounts WHERE has_reserved),
 		    (SELECT count(*) FROM fluxcredits.counters))
 		  FROM fluxcredits.ledger});
 	note($stats);
@@ -1048,9 +1102,11 @@ SKIP:
 	is($check, '0', 'credits_check() finds every counter and balance equal to the ledger');
 	diag($q->('SELECT * FROM fluxcredits.credits_check() LIMIT 20')) if $check ne '0';
 
-	# Replay the ledger: each charge against the limit of the plan the
-	# account was on when the charge was made (the last plan change before
-	# it, else the plan it was opened on).
+	# Replay the ledger: each charge (a reservation's hold too) against the
+	# limit of the plan the account was on when the charge was made (the
+	# last plan change before it, else the plan it was opened on); the
+	# counters count what credits_check() sums: charges, refunds, holds and
+	# their releases.
 	my $replay = q{
 		WITH r AS (
 		    SELECT l.id, l.account, l.kind, l.period_start, l.monthly, l.topup,
@@ -1058,7 +1114,7 @@ SKIP:
 		           sum(l.monthly) OVER (PARTITION BY l.account, l.kind, l.period_start
 		                                ORDER BY l.id) AS used_after
 		      FROM fluxcredits.ledger l
-		     WHERE l.entry IN ('consume', 'refund')
+		     WHERE l.entry IN ('consume', 'refund', 'hold', 'release')
 		), q AS (
 		    SELECT r.*,
 		           coalesce((SELECT pc.reference FROM fluxcredits.ledger pc
@@ -1067,7 +1123,7 @@ SKIP:
 		                    (SELECT f.plan FROM fuzz_initial_plan f
 		                      WHERE f.account = r.account)) AS plan
 		      FROM r
-		     WHERE r.entry = 'consume' AND r.charge IS NULL
+		     WHERE r.entry IN ('consume', 'hold') AND r.charge IS NULL
 		)
 	};
 	my $over = $q->($replay . q{
