@@ -36,10 +36,11 @@ SELECT 'type', t.oid::regtype::text, a.privilege_type
 -- no SQL, or are internal ones called from a function that sets it), but
 -- the three charge functions in C: they put the path pg_catalog in force
 -- themselves while they run (the hostile caller below is their test).
--- Their C names end in _1_3, which the older libraries lack (1.1 does not
+-- Their C names end in _1_6, which the older libraries lack (1.1 does not
 -- set the path; 1.2 crashed writing the slot of a counters table with 1.3's
--- expression index), so a session still running one after an update cannot
--- call them.
+-- expression index; up to 1.5 an AI image's lock is taken without the lock
+-- on all the account's images that a 1.6 trigger statement takes), so a
+-- session still running one after an update cannot call them.
 SELECT p.oid::regprocedure AS missing_search_path, p.prosrc AS c_function
   FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
  WHERE p.pronamespace = 'fluxcredits'::regnamespace
@@ -48,9 +49,11 @@ SELECT p.oid::regprocedure AS missing_search_path, p.prosrc AS c_function
  ORDER BY p.proname;
 -- The functions that run with the extension owner's rights: every API
 -- function that writes the extension's tables (the charge() trigger too),
--- credits_usage_json() and credits_check().  (credits_usage() reads the
--- tables without SQL and checks no table privilege: EXECUTE on it is its
--- access control.)
+-- credits_usage_json() and credits_check(), and the event trigger's
+-- _charge_ddl(), which checks any role's CREATE TRIGGER and ALTER TABLE
+-- against charge() triggers and gives new partitions theirs.
+-- (credits_usage() reads the tables without SQL and checks no table
+-- privilege: EXECUTE on it is its access control.)
 SELECT p.proname, l.lanname AS language
   FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
  WHERE p.pronamespace = 'fluxcredits'::regnamespace AND p.prosecdef
@@ -84,7 +87,10 @@ SELECT r.rolname, p.privilege, p.object_type, p.object
 -- needs EXECUTE on fluxcredits.charge(); firing it needs nothing).
 CREATE TABLE regress_fc_images (id bigserial PRIMARY KEY, account text NOT NULL, charge bigint);
 ALTER TABLE regress_fc_images OWNER TO regress_fc_app;
-CREATE TRIGGER charge_compression BEFORE INSERT ON regress_fc_images FOR EACH ROW
+CREATE TRIGGER charge_compression AFTER INSERT ON regress_fc_images
+REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT
+EXECUTE FUNCTION fluxcredits.charge('compression', 'account', '', '', 'charge');
+CREATE TRIGGER charge_compression_id BEFORE INSERT ON regress_fc_images FOR EACH ROW
 EXECUTE FUNCTION fluxcredits.charge('compression', 'account', '', '', 'charge');
 
 --------------------------------------------------------------------------
@@ -147,8 +153,8 @@ SELECT fluxcredits._give_back('refund', NULL, 0, 1000, '2026-01-02', 'Pro');
 \echo :LAST_ERROR_SQLSTATE
 SELECT fluxcredits.grant_reader('regress_fc_app');
 \echo :LAST_ERROR_SQLSTATE
-CREATE TRIGGER charge_ai BEFORE INSERT ON regress_fc_images FOR EACH ROW
-EXECUTE FUNCTION fluxcredits.charge('ai', 'account');
+CREATE TRIGGER charge_ai AFTER INSERT ON regress_fc_images REFERENCING NEW TABLE AS n
+FOR EACH STATEMENT EXECUTE FUNCTION fluxcredits.charge('ai', 'account');
 \echo :LAST_ERROR_SQLSTATE
 SELECT fluxcredits.attach('regress_fc_images', 'ai', 'account');
 \echo :LAST_ERROR_SQLSTATE

@@ -42,6 +42,7 @@
 static void
 consume_args(FunctionCallInfo fcinfo, FcCharge *a)
 {
+	memset(a, 0, sizeof(*a));
 	a->account = fc_arg_text(fcinfo, 0, "account", FC_MAX_ACCOUNT_LEN, true);
 	a->kind = fc_arg_kind(fcinfo, 1);
 	if (PG_ARGISNULL(2))
@@ -189,7 +190,8 @@ insert_ledger(const FcCharge *a, TimestampTz start, int64 monthly, int64 topup,
 		.image = a->image,
 		.key = a->key,
 		.has_charge = covered,
-		.charge = covering
+		.charge = covering,
+		.id = a->id
 	};
 
 	return fc_ledger_insert(&row);
@@ -364,22 +366,21 @@ slot_add_sql(const FcCharge *a, TimestampTz start, int slot, int64 monthly, int6
 
 /*
  * The fast path: count the charge on a slot that lock_slot() locked (and
- * counted on, unless a trigger on counters needs SQL's UPDATE), and write
- * its ledger row.  Returns the charge id, or -1 when there is no such slot;
- * *total is the period's usage after the charge (lock_slot sums it on the
- * way).
+ * counted on, unless a trigger on counters needs SQL's UPDATE).  False when
+ * there is no such slot; *total is the period's usage after the charge
+ * (lock_slot sums it on the way).
  */
-static int64
-charge_fast(const FcCharge *a, TimestampTz start, int64 *total, int *nslots)
+static bool
+count_fast(const FcCharge *a, TimestampTz start, int64 *total, int *nslots)
 {
 	bool		added;
 	int			slot = lock_slot(a, start, total, &added, nslots);
 
 	if (slot < 0)
-		return -1;
+		return false;
 	if (!added)
 		slot_add_sql(a, start, slot, a->amount, 0);
-	return insert_ledger(a, start, a->amount, 0, false, 0);
+	return true;
 }
 
 /*
@@ -857,29 +858,91 @@ static void
 insufficient(const FcCharge *a, TimestampTz start, TimestampTz end,
 			 int64 used, int64 lim, int64 balance)
 {
+	const char *needs = a->batch ? "the rows this statement inserts need" :
+		"this charge needs";
+
 	if (a->kind == FC_KIND_COMPRESSION)
 		ereport(ERROR,
 				(errcode(ERRCODE_FC_INSUFFICIENT_CREDITS),
 				 errmsg("not enough compression credits for account \"%s\"", a->account),
-				 errdetail("Used %lld of %lld compression credits in the billing period from %s to %s; this charge needs %d.",
+				 errdetail("Used %lld of %lld compression credits in the billing period from %s to %s; %s %d.",
 						   (long long) used, (long long) lim,
-						   fc_timestamp_str(start), fc_timestamp_str(end), a->amount),
+						   fc_timestamp_str(start), fc_timestamp_str(end), needs, a->amount),
 				 errhint("Upgrade the plan, or wait for the next billing period.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_FC_INSUFFICIENT_CREDITS),
 			 errmsg("not enough AI credits for account \"%s\"", a->account),
-			 errdetail("Used %lld of %lld monthly AI credits in the billing period from %s to %s and %lld top-up credits remain; this charge needs %d.",
+			 errdetail("Used %lld of %lld monthly AI credits in the billing period from %s to %s and %lld top-up credits remain; %s %d.",
 					   (long long) used, (long long) lim,
 					   fc_timestamp_str(start), fc_timestamp_str(end),
-					   (long long) balance, a->amount),
+					   (long long) balance, needs, a->amount),
 			 errhint("Buy a top-up with fluxcredits.credits_topup(), or upgrade the plan.")));
 }
 
 /*
+ * Count a->amount credits of a->kind for the account (as read into acc) in
+ * the billing period [start, end): on a counter slot with room (the fast
+ * path), else on the exact path, and send the usage alerts it reaches.
+ * Writes no ledger row.  Returns false, having counted nothing, when the
+ * credits do not fit (with raise, the "not enough credits" error instead);
+ * *monthly and *topup are the parts drawn from the monthly allocation and
+ * from the top-up balance.  The caller is connected to SPI.
+ */
+bool
+fc_count(const FcCharge *a, const FcAccount *acc, TimestampTz start, TimestampTz end,
+		 bool raise, int64 *monthly, int64 *topup)
+{
+	int64		limit,
+				total = 0;
+	int			nslots = 0;
+
+	/* The plan's monthly limit of this kind, as read; -1: unlimited. */
+	limit = a->kind == FC_KIND_AI ? acc->ai_monthly :
+		acc->compression_unlimited ? -1 : acc->compression_limit;
+	*monthly = a->amount;
+	*topup = 0;
+	if (!count_fast(a, start, &total, &nslots))
+	{
+		int64		used,
+					balance;
+
+		/*
+		 * A limited kind's first slot is made only when the period has no
+		 * slot, and slots are never deleted: with slots seen, the exact path
+		 * goes straight to charge_slow (which also copes with a plan made
+		 * unlimited since the account was read).
+		 */
+		switch (charge_exact(a, start, end, limit < 0 || nslots == 0,
+							 monthly, topup, &used, &limit, &balance))
+		{
+			case FC_EXACT_FIRST_SLOT:
+				total = a->amount;
+				break;
+			case FC_EXACT_CHARGED:
+				total = used + *monthly;
+				break;
+			case FC_EXACT_REFUSED:
+				if (raise)
+					insufficient(a, start, end, used, limit, balance);
+				return false;
+		}
+	}
+	if (limit > 0 && *monthly > 0)
+		fc_alert_after_charge(a->account, a->kind, start, end, total, limit);
+	return true;
+}
+
+/*
  * Charge *req: the body of credits_consume, credits_try_consume and the
- * charge() trigger.  Returns the charge id, or with raise = false, -1 when
- * the charge does not fit.  The arguments must have passed the checks of
- * consume_args().
+ * charge() trigger's rows with an idempotency key.  Returns the charge id,
+ * or with raise = false, -1 when the charge does not fit.  The arguments
+ * must have passed the checks of consume_args().
+ *
+ * With req->id (the charge() trigger's charge id column), the charge's
+ * ledger row gets that id, and a call that charges nothing (a replayed
+ * idempotency key, an AI image already charged in the period) still writes
+ * a row of that id that names the charge covering it, so that the id the
+ * app stored always leads to a ledger row.
  */
 int64
 fc_consume(const FcCharge *req, bool raise)
@@ -890,10 +953,7 @@ fc_consume(const FcCharge *req, bool raise)
 				end;
 	int64		charge = -1;
 	int64		monthly,
-				topup = 0,
-				limit,
-				total = 0;
-	int			nslots = 0;
+				topup;
 
 	/* before anything is locked (the slot lock below is not SQL's FOR UPDATE) */
 	if (XactReadOnly)
@@ -910,7 +970,16 @@ fc_consume(const FcCharge *req, bool raise)
 	{
 		fc_lock_key(a.account, a.key);
 		if (find_replay(&a, &charge))
+		{
+			if (a.id != 0 && a.id != charge)
+			{
+				FcCharge	replay = a;
+
+				replay.key = NULL;	/* the key stays with the first call */
+				insert_ledger(&replay, start, 0, 0, true, charge);
+			}
 			goto done;
+		}
 	}
 	if (a.kind == FC_KIND_AI && a.image != NULL)
 	{
@@ -918,46 +987,14 @@ fc_consume(const FcCharge *req, bool raise)
 		if (find_covering_charge(&a, start, &charge))
 		{
 			/* Keep the key, so that a replay in a later period charges nothing. */
-			if (a.key != NULL)
+			if (a.key != NULL || a.id != 0)
 				insert_ledger(&a, start, 0, 0, true, charge);
 			goto done;
 		}
 	}
 
-	/* The plan's monthly limit of this kind, as read; -1: unlimited. */
-	limit = a.kind == FC_KIND_AI ? acc.ai_monthly :
-		acc.compression_unlimited ? -1 : acc.compression_limit;
-	monthly = a.amount;
-	charge = charge_fast(&a, start, &total, &nslots);
-	if (charge < 0)
-	{
-		int64		used,
-					balance;
-
-		/*
-		 * A limited kind's first slot is made only when the period has no
-		 * slot, and slots are never deleted: with slots seen, the exact path
-		 * goes straight to charge_slow (which also copes with a plan made
-		 * unlimited since the account was read).
-		 */
-		switch (charge_exact(&a, start, end, limit < 0 || nslots == 0,
-							 &monthly, &topup, &used, &limit, &balance))
-		{
-			case FC_EXACT_FIRST_SLOT:
-				total = a.amount;
-				break;
-			case FC_EXACT_CHARGED:
-				total = used + monthly;
-				break;
-			case FC_EXACT_REFUSED:
-				if (raise)
-					insufficient(&a, start, end, used, limit, balance);
-				goto done;
-		}
+	if (fc_count(&a, &acc, start, end, raise, &monthly, &topup))
 		charge = insert_ledger(&a, start, monthly, topup, false, 0);
-	}
-	if (limit > 0 && monthly > 0)
-		fc_alert_after_charge(a.account, a.kind, start, end, total, limit);
 
 done:
 	SPI_finish();
@@ -1047,6 +1084,34 @@ fc_credits_try_consume_1_3(PG_FUNCTION_ARGS)
 PG_FUNCTION_INFO_V1(fc_hold_1_3);
 Datum
 fc_hold_1_3(PG_FUNCTION_ARGS)
+{
+	return fc_hold(fcinfo);
+}
+
+/*
+ * And under the names the 1.6 definitions use.  1.6 takes an AI image's
+ * lock under a shared lock on all the account's images of the period,
+ * which a statement of the charge() trigger takes whole (locks.c); a
+ * session that loaded an earlier library before the update would charge
+ * an image without it, so it finds no function of these names instead.
+ */
+PG_FUNCTION_INFO_V1(fc_credits_consume_1_6);
+Datum
+fc_credits_consume_1_6(PG_FUNCTION_ARGS)
+{
+	return fc_credits_consume(fcinfo);
+}
+
+PG_FUNCTION_INFO_V1(fc_credits_try_consume_1_6);
+Datum
+fc_credits_try_consume_1_6(PG_FUNCTION_ARGS)
+{
+	return fc_credits_try_consume(fcinfo);
+}
+
+PG_FUNCTION_INFO_V1(fc_hold_1_6);
+Datum
+fc_hold_1_6(PG_FUNCTION_ARGS)
 {
 	return fc_hold(fcinfo);
 }

@@ -69,6 +69,8 @@ typedef struct FcCharge
 	char	   *key;			/* idempotency key; NULL: none */
 	TimestampTz at;
 	bool		hold;			/* a reservation's hold, not a charge */
+	int64		id;				/* the ledger id to write; 0: the next one */
+	bool		batch;			/* the rows of one statement (messages) */
 } FcCharge;
 
 /* May an account have held reservations (FcAccount.holds)? */
@@ -136,11 +138,14 @@ extern bool fc_lock_newest(Relation rel, ItemPointer tid, Snapshot snapshot,
 extern void fc_lock_key(const char *account, const char *key);
 extern void fc_lock_image(const char *account, const char *image,
 						  TimestampTz period_start);
+extern void fc_lock_images(const char *account, TimestampTz period_start);
 
 /* consume.c */
 extern int	fc_counter_slots;
 extern void fc_check_charge(const FcCharge *a);
 extern int64 fc_consume(const FcCharge *req, bool raise);
+extern bool fc_count(const FcCharge *a, const FcAccount *acc, TimestampTz start,
+					 TimestampTz end, bool raise, int64 *monthly, int64 *topup);
 extern void fc_consume_init(void);
 
 /* fluxcredits.c */
@@ -205,9 +210,11 @@ typedef struct FcLedgerRow
 	const char *key;			/* idempotency key; NULL: none */
 	bool		has_charge;
 	int64		charge;
+	int64		id;				/* 0: the next of the ledger's sequence */
 } FcLedgerRow;
 
 extern int64 fc_ledger_insert(const FcLedgerRow *row);
+extern int64 fc_ledger_next_id(void);
 extern bool fc_slot_direct_ok(Relation rel);
 extern void fc_slot_add(Relation rel, HeapTuple locked, int n,
 						const AttrNumber *attnos, const int64 *amounts);

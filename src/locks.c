@@ -24,16 +24,26 @@
 
 #define FC_LOCK_CLASS_KEY	0x46430001	/* "FC", idempotency keys */
 #define FC_LOCK_CLASS_IMAGE 0x46430002	/* "FC", AI images */
+#define FC_LOCK_CLASS_IMAGES 0x46430003 /* "FC", all AI images of a period */
 
 static void
-advisory_xact_lock(uint32 classid, const StringInfo data)
+advisory_xact_lock(uint32 classid, const StringInfo data, LOCKMODE mode)
 {
 	LOCKTAG		tag;
 	uint32		hash = hash_bytes((const unsigned char *) data->data, data->len);
 
-	/* the same tag as pg_advisory_xact_lock(int4, int4) */
+	/* the same tag as pg_advisory_xact_lock(int4, int4) (_shared for ShareLock) */
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, classid, hash, 2);
-	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	(void) LockAcquire(&tag, mode, false, false);
+}
+
+/* The account's period, the key of the lock on all its AI images. */
+static void
+period_key(StringInfo buf, const char *account, TimestampTz period_start)
+{
+	initStringInfo(buf);
+	appendBinaryStringInfo(buf, (const char *) &period_start, sizeof(period_start));
+	appendBinaryStringInfo(buf, account, strlen(account) + 1);
 }
 
 /* Serialise the calls of account with idempotency key. */
@@ -45,21 +55,37 @@ fc_lock_key(const char *account, const char *key)
 	initStringInfo(&buf);
 	appendBinaryStringInfo(&buf, account, strlen(account) + 1);
 	appendStringInfoString(&buf, key);
-	advisory_xact_lock(FC_LOCK_CLASS_KEY, &buf);
+	advisory_xact_lock(FC_LOCK_CLASS_KEY, &buf, ExclusiveLock);
 	pfree(buf.data);
 }
 
-/* Serialise the AI charges and refunds of account's image in a period. */
+/*
+ * Serialise the AI charges and refunds of account's image in a period.  The
+ * image's own lock is taken under a shared lock on all the account's images
+ * of the period, which a statement of the charge() trigger takes whole
+ * (fc_lock_images) rather than one lock per image: a bulk insert of 10,000
+ * images would need more locks than the lock table holds.
+ */
 void
 fc_lock_image(const char *account, const char *image, TimestampTz period_start)
 {
 	StringInfoData buf;
 
-	initStringInfo(&buf);
-	appendBinaryStringInfo(&buf, (const char *) &period_start, sizeof(period_start));
-	appendBinaryStringInfo(&buf, account, strlen(account) + 1);
+	period_key(&buf, account, period_start);
+	advisory_xact_lock(FC_LOCK_CLASS_IMAGES, &buf, ShareLock);
 	appendStringInfoString(&buf, image);
-	advisory_xact_lock(FC_LOCK_CLASS_IMAGE, &buf);
+	advisory_xact_lock(FC_LOCK_CLASS_IMAGE, &buf, ExclusiveLock);
+	pfree(buf.data);
+}
+
+/* Serialise against every AI charge and refund of account's images in a period. */
+void
+fc_lock_images(const char *account, TimestampTz period_start)
+{
+	StringInfoData buf;
+
+	period_key(&buf, account, period_start);
+	advisory_xact_lock(FC_LOCK_CLASS_IMAGES, &buf, ExclusiveLock);
 	pfree(buf.data);
 }
 
@@ -72,4 +98,12 @@ fc_lock_image_sql(PG_FUNCTION_ARGS)
 				  text_to_cstring(PG_GETARG_TEXT_PP(1)),
 				  PG_GETARG_TIMESTAMPTZ(2));
 	PG_RETURN_VOID();
+}
+
+/* _lock_image under the name of its 1.6 definition: see fc_credits_consume_1_6. */
+PG_FUNCTION_INFO_V1(fc_lock_image_sql_1_6);
+Datum
+fc_lock_image_sql_1_6(PG_FUNCTION_ARGS)
+{
+	return fc_lock_image_sql(fcinfo);
 }

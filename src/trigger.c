@@ -1,33 +1,103 @@
 /*-------------------------------------------------------------------------
  *
  * trigger.c
- *	  fluxcredits.charge(): a BEFORE INSERT FOR EACH ROW trigger that charges
- *	  a credit for every row inserted into one of the app's own tables, in
- *	  the same transaction as the insert.
+ *	  fluxcredits.charge(): the trigger that charges a credit for every row
+ *	  a statement inserts into one of the app's own tables, in the same
+ *	  transaction as the insert.
  *
- *	  CREATE TRIGGER charge_compression BEFORE INSERT ON images
- *	  FOR EACH ROW EXECUTE FUNCTION
+ *	  CREATE TRIGGER charge_compression AFTER INSERT ON images
+ *	  REFERENCING NEW TABLE AS fluxcredits_inserted
+ *	  FOR EACH STATEMENT EXECUTE FUNCTION
  *	  fluxcredits.charge('compression', 'account_id', 'id');
  *
- * Arguments: the credit kind, the column holding the account (any type: its
- * text form is the account), and optionally the columns holding the image
- * reference, the idempotency key, and a bigint column into which the charge
- * id is written; '' skips an optional one.  A row that does not fit raises
- * the "not enough credits" error (FC001), which rejects the insert; a
- * rolled-back insert leaves no charge, since the charge is part of it.
+ * Arguments: the credit kind, the column holding the account, and
+ * optionally the columns holding the image reference, the idempotency key,
+ * and a bigint column into which the charge id is written; '' skips an
+ * optional one.
+ *
+ * The trigger runs once per statement, on the rows the statement inserted
+ * (its transition table): a row that ON CONFLICT skipped or turned into an
+ * update, or that another BEFORE trigger dropped, is not there, and rows
+ * routed into partitions are, in the partitioned table's form.  The rows are
+ * charged per account in account order: first the rows with an idempotency
+ * key one by one (as credits_consume would), then the others as one charge
+ * per account and kind (one limit check, one counter update) and one ledger
+ * row per charged image.  AI rows are deduplicated by image within the
+ * statement and against the period's earlier charges, under one lock on all
+ * the account's images of the period (locks.c).  A statement whose charges
+ * do not fit raises the "not enough credits" error (FC001), which undoes the
+ * whole statement.
+ *
+ * An AFTER trigger cannot change the rows, so a charge id column is filled
+ * by a second, BEFORE INSERT FOR EACH ROW, trigger with the same arguments:
+ * it gives each row the ledger id its charge will have, and the statement
+ * trigger writes the ledger row of that id (a row that costs nothing, an AI
+ * image already charged or a replayed key, gets a ledger row of its own that
+ * names the charge covering it).  A row that ON CONFLICT skips leaves a gap
+ * in the ledger's ids, as any sequence does.
+ *
+ * The account, image and key columns are read as text without the type's
+ * output function where that depends on session settings: text, varchar,
+ * char(n) (without its trailing blanks, as char(n) compares), smallint,
+ * integer, bigint and uuid, and domains over them.  Other types are refused
+ * when the trigger is created (fluxcredits._charge_ddl, an event trigger)
+ * and, should one get past that, at the first insert.
  *
  *-------------------------------------------------------------------------
  */
 #include "fluxcredits.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type_d.h"
 #include "commands/trigger.h"
+#include "executor/tuptable.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/tuplestore.h"
+#include "utils/uuid.h"
+
+#define CHARGE_ARGS_HINT \
+	"The arguments are: kind, account column, and optionally image column, idempotency key column, charge id column."
+
+/* How a column's value becomes the text of an account, image or key. */
+typedef enum ColumnText
+{
+	CT_TEXT,					/* text, varchar */
+	CT_BPCHAR,					/* char(n): trailing blanks dropped */
+	CT_INT2,
+	CT_INT4,
+	CT_INT8,
+	CT_UUID
+} ColumnText;
+
+typedef struct ChargeColumn
+{
+	AttrNumber	attnum;			/* 0: not given */
+	ColumnText	how;
+} ChargeColumn;
+
+/* A charge() trigger's arguments, checked against its table. */
+typedef struct ChargeTrigger
+{
+	FcKind		kind;
+	ChargeColumn account;
+	ChargeColumn image;
+	ChargeColumn key;
+	AttrNumber	charge_col;		/* 0: not given */
+	bool		id_step;		/* the BEFORE ROW trigger filling charge_col */
+} ChargeTrigger;
 
 /* The trigger's argument n as a column number of the table; 0 when skipped. */
-static int
+static AttrNumber
 trigger_column(Trigger *trigger, Relation rel, int n, const char *role)
 {
 	const char *name;
@@ -42,51 +112,95 @@ trigger_column(Trigger *trigger, Relation rel, int n, const char *role)
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("column \"%s\" named as the %s column by trigger \"%s\" does not exist in table \"%s\"",
 						name, role, trigger->tgname, RelationGetRelationName(rel)),
-				 errhint("The arguments are: kind, account column, and optionally image column, idempotency key column, charge id column.")));
-	return attnum;
+				 errhint(CHARGE_ARGS_HINT)));
+	return (AttrNumber) attnum;
 }
 
-/* The text form of column attnum of tuple, checked like an argument. */
-static char *
-column_text(HeapTuple tuple, Relation rel, int attnum, const char *what,
-			int maxlen, bool required)
+/* The trigger's argument n as a column read as text (see ColumnText). */
+static ChargeColumn
+text_column(Trigger *trigger, Relation rel, int n, const char *role)
 {
-	char	   *value = SPI_getvalue(tuple, RelationGetDescr(rel), attnum);
+	ChargeColumn c = {.attnum = trigger_column(trigger, rel, n, role)};
+	Form_pg_attribute att;
+	Oid			base;
 
-	return fc_check_identifier(value, what, maxlen, required);
+	if (c.attnum == 0)
+		return c;
+	att = TupleDescAttr(RelationGetDescr(rel), c.attnum - 1);
+	base = getBaseType(att->atttypid);
+	switch (base)
+	{
+		case TEXTOID:
+		case VARCHAROID:
+			c.how = CT_TEXT;
+			break;
+		case BPCHAROID:
+			c.how = CT_BPCHAR;
+			break;
+		case INT2OID:
+			c.how = CT_INT2;
+			break;
+		case INT4OID:
+			c.how = CT_INT4;
+			break;
+		case INT8OID:
+			c.how = CT_INT8;
+			break;
+		case UUIDOID:
+			c.how = CT_UUID;
+			break;
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("%s column \"%s\" of table \"%s\" is of type %s, which fluxcredits.charge() does not take",
+							role, NameStr(att->attname), RelationGetRelationName(rel),
+							format_type_be(att->atttypid)),
+					 errdetail("The %s is the column's text, which must not depend on session settings: the column must be text, varchar, char(n), smallint, integer, bigint or uuid, or a domain over one of them.",
+							   role),
+					 errhint("Name a column of one of these types, or add one (a generated column can hold another column's value as text).")));
+	}
+	return c;
 }
 
-/* charge(): BEFORE INSERT FOR EACH ROW trigger charging one credit per row */
-PG_FUNCTION_INFO_V1(fc_charge_trigger);
-Datum
-fc_charge_trigger(PG_FUNCTION_ARGS)
+/*
+ * Has rel an enabled charge() trigger with trigger's arguments in the other
+ * form: the statement trigger (want_id_step false) or the charge id step?
+ */
+static bool
+has_partner(Trigger *trigger, Relation rel, bool want_id_step)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	Trigger    *trigger;
-	Relation	rel;
-	HeapTuple	tuple;
-	FcCharge	req;
-	int			account_col,
-				image_col,
-				key_col,
-				charge_col;
-	int64		charge;
+	TriggerDesc *td = rel->trigdesc;
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("fluxcredits.charge() must be called as a trigger"),
-				 errhint("Create it with CREATE TRIGGER ... BEFORE INSERT ... FOR EACH ROW, or with fluxcredits.attach().")));
-	trigger = trigdata->tg_trigger;
-	rel = trigdata->tg_relation;
-	if (!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
-		!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("trigger \"%s\" on table \"%s\" must be fired BEFORE INSERT FOR EACH ROW",
-						trigger->tgname, RelationGetRelationName(rel)),
-				 errdetail("fluxcredits.charge() charges a credit for each inserted row.")));
+	for (int i = 0; td != NULL && i < td->numtriggers; i++)
+	{
+		Trigger    *t = &td->triggers[i];
+		bool		same = t->tgfoid == trigger->tgfoid && t->tgoid != trigger->tgoid &&
+			t->tgenabled != TRIGGER_DISABLED && t->tgnargs == trigger->tgnargs;
+
+		for (int a = 0; same && a < t->tgnargs; a++)
+			same = strcmp(t->tgargs[a], trigger->tgargs[a]) == 0;
+		if (!same)
+			continue;
+		if (want_id_step ? (TRIGGER_FOR_BEFORE(t->tgtype) && TRIGGER_FOR_ROW(t->tgtype) &&
+							TRIGGER_FOR_INSERT(t->tgtype)) :
+			(TRIGGER_FOR_AFTER(t->tgtype) && !TRIGGER_FOR_ROW(t->tgtype) &&
+			 TRIGGER_FOR_INSERT(t->tgtype) && t->tgnewtable != NULL))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Check trigger (a charge() trigger on rel) and read its arguments: its
+ * form, its kind, its columns and their types.  Errors name the trigger.
+ */
+static void
+charge_trigger_read(Trigger *trigger, Relation rel, ChargeTrigger *ct)
+{
+	int16		type = trigger->tgtype;
+	bool		insert_only = TRIGGER_FOR_INSERT(type) && !TRIGGER_FOR_UPDATE(type) &&
+		!TRIGGER_FOR_DELETE(type) && !TRIGGER_FOR_TRUNCATE(type);
+
 	if (trigger->tgnargs < 2 || trigger->tgnargs > 5)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -94,54 +208,548 @@ fc_charge_trigger(PG_FUNCTION_ARGS)
 							   "trigger \"%s\" on table \"%s\" has %d arguments; fluxcredits.charge() takes 2 to 5",
 							   trigger->tgnargs,
 							   trigger->tgname, RelationGetRelationName(rel), trigger->tgnargs),
-				 errhint("The arguments are: kind, account column, and optionally image column, idempotency key column, charge id column.")));
-
+				 errhint(CHARGE_ARGS_HINT)));
 	if (strcmp(trigger->tgargs[0], "compression") == 0)
-		req.kind = FC_KIND_COMPRESSION;
+		ct->kind = FC_KIND_COMPRESSION;
 	else if (strcmp(trigger->tgargs[0], "ai") == 0)
-		req.kind = FC_KIND_AI;
+		ct->kind = FC_KIND_AI;
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("trigger \"%s\" on table \"%s\" names unknown credit kind \"%s\"",
 						trigger->tgname, RelationGetRelationName(rel), trigger->tgargs[0]),
 				 errhint("The first argument is 'compression' or 'ai'.")));
-	account_col = trigger_column(trigger, rel, 1, "account");
-	if (account_col == 0)
+	if (trigger->tgargs[1][0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("trigger \"%s\" on table \"%s\" names no account column",
-						trigger->tgname, RelationGetRelationName(rel))));
-	image_col = trigger_column(trigger, rel, 2, "image");
-	key_col = trigger_column(trigger, rel, 3, "idempotency key");
-	charge_col = trigger_column(trigger, rel, 4, "charge id");
-	if (charge_col != 0 &&
-		TupleDescAttr(RelationGetDescr(rel), charge_col - 1)->atttypid != INT8OID)
+						trigger->tgname, RelationGetRelationName(rel)),
+				 errhint(CHARGE_ARGS_HINT)));
+	ct->account = text_column(trigger, rel, 1, "account");
+	ct->image = text_column(trigger, rel, 2, "image");
+	ct->key = text_column(trigger, rel, 3, "idempotency key");
+	ct->charge_col = trigger_column(trigger, rel, 4, "charge id");
+	if (ct->charge_col != 0 &&
+		getBaseType(TupleDescAttr(RelationGetDescr(rel), ct->charge_col - 1)->atttypid) != INT8OID)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("charge id column \"%s\" of table \"%s\" must be of type bigint",
 						trigger->tgargs[4], RelationGetRelationName(rel))));
 
-	tuple = trigdata->tg_trigtuple;
-	req.account = column_text(tuple, rel, account_col, "account", FC_MAX_ACCOUNT_LEN, true);
+	ct->id_step = TRIGGER_FOR_BEFORE(type) && TRIGGER_FOR_ROW(type) && insert_only &&
+		ct->charge_col != 0;
+	if (ct->id_step)
+	{
+		/* without the statement trigger, nothing would be charged */
+		if (!has_partner(trigger, rel, false))
+			ereport(ERROR,
+					(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+					 errmsg("trigger \"%s\" on table \"%s\" fills charge id column \"%s\", but no enabled trigger of the table charges the rows",
+							trigger->tgname, RelationGetRelationName(rel), trigger->tgargs[4]),
+					 errdetail("A BEFORE INSERT FOR EACH ROW trigger of fluxcredits.charge() only gives each row the id of its charge; the AFTER INSERT ... REFERENCING NEW TABLE ... FOR EACH STATEMENT trigger with the same arguments charges them."),
+					 errhint("Create the statement trigger first.")));
+		return;
+	}
+	if (!(TRIGGER_FOR_AFTER(type) && !TRIGGER_FOR_ROW(type) && insert_only &&
+		  trigger->tgnewtable != NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("trigger \"%s\" on table \"%s\" must be AFTER INSERT ... REFERENCING NEW TABLE ... FOR EACH STATEMENT",
+						trigger->tgname, RelationGetRelationName(rel)),
+				 errdetail("fluxcredits.charge() charges the rows a statement inserted, once the statement has inserted them%s.",
+						   ct->charge_col != 0 ? "; with a charge id column, a BEFORE INSERT FOR EACH ROW trigger with the same arguments fills it" : ""),
+				 errhint("CREATE TRIGGER %s AFTER INSERT ON %s REFERENCING NEW TABLE AS fluxcredits_inserted FOR EACH STATEMENT EXECUTE FUNCTION fluxcredits.charge(...), or use fluxcredits.attach().",
+						 quote_identifier(trigger->tgname),
+						 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+													RelationGetRelationName(rel)))));
+}
+
+/* The text of a column's value (see ColumnText), NULL for SQL NULL. */
+static char *
+column_text(TupleTableSlot *slot, ChargeColumn c)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (c.attnum == 0)
+		return NULL;
+	d = slot_getattr(slot, c.attnum, &isnull);
+	if (isnull)
+		return NULL;
+	switch (c.how)
+	{
+		case CT_TEXT:
+			return TextDatumGetCString(d);
+		case CT_BPCHAR:
+			{
+				char	   *s = TextDatumGetCString(d);
+				int			len = strlen(s);
+
+				while (len > 0 && s[len - 1] == ' ')
+					len--;
+				s[len] = '\0';
+				return s;
+			}
+		case CT_INT2:
+			return psprintf("%d", (int) DatumGetInt16(d));
+		case CT_INT4:
+			return psprintf("%d", DatumGetInt32(d));
+		case CT_INT8:
+			return psprintf(INT64_FORMAT, DatumGetInt64(d));
+		case CT_UUID:
+			return DatumGetCString(DirectFunctionCall1(uuid_out, d));
+	}
+	return NULL;				/* not reached */
+}
+
+/* One inserted row, as charged. */
+typedef struct ChargeRow
+{
+	char	   *account;
+	char	   *image;			/* NULL: none */
+	char	   *key;			/* NULL: none */
+	int64		id;				/* from the charge id column; 0: none */
+	int			seq;			/* its place in the statement */
+} ChargeRow;
+
+static int
+charge_row_cmp(const void *x, const void *y)
+{
+	const ChargeRow *a = (const ChargeRow *) x;
+	const ChargeRow *b = (const ChargeRow *) y;
+	int			c = strcmp(a->account, b->account);
+
+	if (c != 0)
+		return c;
+	return (a->seq > b->seq) - (a->seq < b->seq);
+}
+
+/* An image of the statement's AI rows: the charge that covers it, if any. */
+typedef struct ImageEntry
+{
+	char		image[FC_MAX_IMAGE_LEN + 1];	/* the hash key */
+	int64		covering;		/* 0: not charged yet */
+} ImageEntry;
+
+/*
+ * The charges that already cover images of account in the period starting
+ * at start (as find_covering_charge in consume.c sees them), entered in
+ * images.  Called under fc_lock_images().
+ */
+static void
+find_covering_charges(const char *account, TimestampTz start, TimestampTz at,
+					  HTAB *images, Datum *list, int nlist)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid types[4] = {TEXTOID, TEXTARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[4];
+
+	values[0] = CStringGetTextDatum(account);
+	values[1] = PointerGetDatum(construct_array(list, nlist, TEXTOID, -1, false, TYPALIGN_INT));
+	values[2] = TimestampTzGetDatum(start);
+	values[3] = TimestampTzGetDatum(at);
+	if (SPI_execute_plan(fc_plan(&plan,
+								 "SELECT l.image, min(l.id) FROM fluxcredits.ledger l"
+								 " WHERE l.account = $1 AND l.image = ANY ($2) AND l.period_start = $3"
+								 "   AND l.entry IN ('consume', 'hold') AND l.kind = 'ai' AND l.charge IS NULL"
+								 "   AND NOT EXISTS (SELECT FROM fluxcredits.ledger r"
+								 "                    WHERE r.entry IN ('refund', 'release') AND r.charge = l.id)"
+								 "   AND NOT EXISTS (SELECT FROM fluxcredits.reservations v"
+								 "                    WHERE v.id = l.id AND v.state = 'held' AND v.expires_at <= $4)"
+								 " GROUP BY l.image",
+								 4, types),
+						 values, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "fluxcredits: image lookup failed");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		char	   *image = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[i],
+															  SPI_tuptable->tupdesc, 1, &isnull));
+		int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+													 SPI_tuptable->tupdesc, 2, &isnull));
+		ImageEntry *e = hash_search(images, image, HASH_FIND, NULL);
+
+		if (e != NULL)
+			e->covering = id;
+	}
+}
+
+/* Write one row's ledger row. */
+static int64
+write_row(const ChargeRow *r, FcKind kind, TimestampTz at, TimestampTz start,
+		  int32 monthly, int32 topup, int64 covering)
+{
+	FcLedgerRow row = {
+		.at = at,
+		.account = r->account,
+		.entry = "consume",
+		.has_kind = true,
+		.kind = kind,
+		.has_period = true,
+		.period_start = start,
+		.monthly = monthly,
+		.topup = topup,
+		.image = r->image,
+		.key = NULL,
+		.has_charge = covering != 0,
+		.charge = covering,
+		.id = r->id
+	};
+
+	return fc_ledger_insert(&row);
+}
+
+/*
+ * Charge the rows without an idempotency key of one account, rows[0..n) in
+ * statement order: one count of the credits they need, then their ledger
+ * rows, the first ones drawn from the monthly allocation, the rest from the
+ * top-up balance (as one charge of that many credits would draw them).
+ */
+static void
+charge_account_rows(FcKind kind, ChargeRow *rows, int n, TimestampTz at)
+{
+	FcCharge	req = {0};
+	FcAccount	acc;
+	TimestampTz start,
+				end;
+	HTAB	   *images = NULL;
+	int64		charged = 0;
+	int64		monthly = 0,
+				topup = 0,
+				written = 0;
+
+	CommandCounterIncrement();
+	fc_account_load(rows[0].account, GetTransactionSnapshot(), &acc);
+	fc_account_period(&acc, at, true, &start, &end);
+
+	if (kind == FC_KIND_AI)
+	{
+		Datum	   *list = palloc(sizeof(Datum) * n);
+		int			nlist = 0;
+
+		for (int i = 0; i < n; i++)
+		{
+			ImageEntry *e;
+			bool		found;
+
+			if (rows[i].image == NULL)
+				continue;
+			if (images == NULL)
+			{
+				HASHCTL		ctl = {.keysize = FC_MAX_IMAGE_LEN + 1,
+				.entrysize = sizeof(ImageEntry),.hcxt = CurrentMemoryContext};
+
+				images = hash_create("fluxcredits statement images", Max(n, 16), &ctl,
+									 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+			}
+			e = hash_search(images, rows[i].image, HASH_ENTER, &found);
+			if (!found)
+			{
+				e->covering = 0;
+				list[nlist++] = CStringGetTextDatum(rows[i].image);
+			}
+		}
+		if (nlist > 0)
+		{
+			fc_lock_images(rows[0].account, start);
+			CommandCounterIncrement();
+			find_covering_charges(rows[0].account, start, at, images, list, nlist);
+		}
+	}
+
+	/* the credits the rows need: every row but an image already covered */
+	for (int i = 0; i < n; i++)
+	{
+		ImageEntry *e;
+
+		if (images != NULL && rows[i].image != NULL)
+		{
+			e = hash_search(images, rows[i].image, HASH_FIND, NULL);
+			if (e->covering != 0)
+				continue;
+			e->covering = -1;	/* charged by this row */
+		}
+		charged++;
+	}
+	if (images != NULL)
+	{
+		/* back to "not yet written" for the pass that writes */
+		HASH_SEQ_STATUS seq;
+		ImageEntry *e;
+
+		hash_seq_init(&seq, images);
+		while ((e = hash_seq_search(&seq)) != NULL)
+			if (e->covering == -1)
+				e->covering = 0;
+	}
+
+	if (charged > 0)
+	{
+		if (charged > PG_INT32_MAX)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("one statement may charge at most %d credits to one account",
+							PG_INT32_MAX)));
+		req.account = rows[0].account;
+		req.kind = kind;
+		req.amount = (int32) charged;
+		req.at = at;
+		req.batch = true;
+		fc_count(&req, &acc, start, end, true, &monthly, &topup);
+	}
+
+	for (int i = 0; i < n; i++)
+	{
+		ImageEntry *e = NULL;
+
+		if (images != NULL && rows[i].image != NULL)
+		{
+			e = hash_search(images, rows[i].image, HASH_FIND, NULL);
+			if (e->covering != 0)
+			{
+				/* covered: a ledger row only to give the charge id a row */
+				if (rows[i].id != 0)
+					write_row(&rows[i], kind, at, start, 0, 0, e->covering);
+				continue;
+			}
+		}
+		{
+			/* the first ones from the monthly allocation, as fc_count drew them */
+			int64		id = written < monthly ?
+				write_row(&rows[i], kind, at, start, 1, 0, 0) :
+				write_row(&rows[i], kind, at, start, 0, -1, 0);
+
+			if (e != NULL)
+				e->covering = id;
+		}
+		written++;
+	}
+	Assert(written == charged);
+}
+
+/* The statement trigger: charge the rows in its transition table. */
+static void
+charge_statement(TriggerData *trigdata, const ChargeTrigger *ct)
+{
+	Relation	rel = trigdata->tg_relation;
+	Tuplestorestate *store = trigdata->tg_newtable;
+	TupleTableSlot *slot;
+	ChargeRow  *rows = NULL;
+	int			n = 0,
+				max = 0;
+	TimestampTz at = GetCurrentTransactionStartTimestamp();
+
+	/* an id the app gave could be any number: only the id step's are taken */
+	if (ct->charge_col != 0 && !has_partner(trigdata->tg_trigger, rel, true))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("trigger \"%s\" on table \"%s\" charges into charge id column \"%s\", but no enabled trigger of the table fills it",
+						trigdata->tg_trigger->tgname, RelationGetRelationName(rel),
+						trigdata->tg_trigger->tgargs[4]),
+				 errdetail("A BEFORE INSERT FOR EACH ROW trigger of fluxcredits.charge() with the same arguments gives each row the id of its charge."),
+				 errhint("Create that trigger, or leave the charge id column out.")));
+
+	/* before anything is locked, as credits_consume */
+	if (XactReadOnly)
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot charge credits in a read-only transaction")));
+
+	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
+	tuplestore_rescan(store);
+	while (tuplestore_gettupleslot(store, true, false, slot))
+	{
+		ChargeRow  *r;
+
+		if (n == max)
+		{
+			max = Max(64, 2 * max);
+			rows = rows ? repalloc_huge(rows, sizeof(ChargeRow) * max)
+				: palloc(sizeof(ChargeRow) * max);
+		}
+		r = &rows[n];
+		r->seq = n++;
+		r->account = fc_check_identifier(column_text(slot, ct->account), "account",
+										 FC_MAX_ACCOUNT_LEN, true);
+		r->image = fc_check_identifier(column_text(slot, ct->image), "image",
+									   FC_MAX_IMAGE_LEN, false);
+		r->key = fc_check_identifier(column_text(slot, ct->key), "idempotency_key",
+									 FC_MAX_KEY_LEN, false);
+		r->id = 0;
+		if (ct->charge_col != 0)
+		{
+			bool		isnull;
+			Datum		d = slot_getattr(slot, ct->charge_col, &isnull);
+
+			if (isnull || DatumGetInt64(d) <= 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+						 errmsg("an inserted row of table \"%s\" has no charge id",
+								RelationGetRelationName(rel)),
+						 errdetail("Trigger \"%s\" charges into charge id column \"%s\", which a BEFORE INSERT FOR EACH ROW trigger with the same arguments fills.",
+								   trigdata->tg_trigger->tgname, trigdata->tg_trigger->tgargs[4]),
+						 errhint("Create that trigger, or leave the charge id column out.")));
+			r->id = DatumGetInt64(d);
+		}
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	if (n == 0)
+		return;
+
+	/* accounts in one order, so that two statements wait rather than deadlock */
+	if (n > 1)
+		qsort(rows, n, sizeof(ChargeRow), charge_row_cmp);
+
+	fc_safe_path_push();
+	SPI_connect();
+	for (int first = 0; first < n;)
+	{
+		int			end = first;
+		int			nplain = 0;
+
+		while (end < n && strcmp(rows[end].account, rows[first].account) == 0)
+			end++;
+		/* the rows with a key, one by one, as credits_consume charges them */
+		for (int i = first; i < end; i++)
+		{
+			FcCharge	req = {0};
+
+			if (rows[i].key == NULL)
+			{
+				rows[first + nplain++] = rows[i];
+				continue;
+			}
+			req.account = rows[i].account;
+			req.kind = ct->kind;
+			req.amount = 1;
+			req.image = rows[i].image;
+			req.key = rows[i].key;
+			req.at = at;
+			req.id = rows[i].id;
+			fc_check_charge(&req);
+			(void) fc_consume(&req, true);
+		}
+		if (nplain > 0)
+			charge_account_rows(ct->kind, &rows[first], nplain, at);
+		first = end;
+	}
+	SPI_finish();
+	fc_safe_path_pop();
+}
+
+/* The charge id step: give the row the ledger id its charge will have. */
+static HeapTuple
+charge_id_step(TriggerData *trigdata, const ChargeTrigger *ct)
+{
+	Datum		value = Int64GetDatum(fc_ledger_next_id());
+	bool		isnull = false;
+	int			col = ct->charge_col;
+
+	return heap_modify_tuple_by_cols(trigdata->tg_trigtuple,
+									 RelationGetDescr(trigdata->tg_relation), 1,
+									 &col, &value, &isnull);
+}
+
+/* charge(): the trigger charging one credit per inserted row */
+static Datum
+charge_trigger(FunctionCallInfo fcinfo)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	ChargeTrigger ct;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("fluxcredits.charge() must be called as a trigger"),
+				 errhint("Create it with fluxcredits.attach(), or with CREATE TRIGGER ... AFTER INSERT ... REFERENCING NEW TABLE ... FOR EACH STATEMENT.")));
+	charge_trigger_read(trigdata->tg_trigger, trigdata->tg_relation, &ct);
+	if (ct.id_step)
+		return PointerGetDatum(charge_id_step(trigdata, &ct));
+	charge_statement(trigdata, &ct);
+	return PointerGetDatum(NULL);
+}
+
+/* charge() as 1.6 defines it */
+PG_FUNCTION_INFO_V1(fc_charge_trigger_1_6);
+Datum
+fc_charge_trigger_1_6(PG_FUNCTION_ARGS)
+{
+	return charge_trigger(fcinfo);
+}
+
+/*
+ * charge() as 1.2 to 1.5 define it: a BEFORE INSERT FOR EACH ROW trigger
+ * charging each row as it comes, kept so that this library serves an
+ * install of those versions as they behaved until ALTER EXTENSION UPDATE
+ * moves their triggers to the statement form (sql/fluxcredits--1.5--1.6.sql).
+ */
+static Datum
+charge_row_1_5(FunctionCallInfo fcinfo)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Trigger    *trigger = trigdata->tg_trigger;
+	Relation	rel = trigdata->tg_relation;
+	HeapTuple	tuple = trigdata->tg_trigtuple;
+	TupleDesc	desc = RelationGetDescr(rel);
+	FcCharge	req = {0};
+	ChargeTrigger ct;
+	int64		charge;
+
+	if (trigger->tgnargs < 2 || trigger->tgnargs > 5 ||
+		(strcmp(trigger->tgargs[0], "compression") != 0 && strcmp(trigger->tgargs[0], "ai") != 0) ||
+		trigger->tgargs[1][0] == '\0')
+		charge_trigger_read(trigger, rel, &ct); /* raises the argument's error */
+	req.kind = strcmp(trigger->tgargs[0], "ai") == 0 ? FC_KIND_AI : FC_KIND_COMPRESSION;
+	ct.account.attnum = trigger_column(trigger, rel, 1, "account");
+	ct.image.attnum = trigger_column(trigger, rel, 2, "image");
+	ct.key.attnum = trigger_column(trigger, rel, 3, "idempotency key");
+	ct.charge_col = trigger_column(trigger, rel, 4, "charge id");
+	if (ct.charge_col != 0 && TupleDescAttr(desc, ct.charge_col - 1)->atttypid != INT8OID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("charge id column \"%s\" of table \"%s\" must be of type bigint",
+						trigger->tgargs[4], RelationGetRelationName(rel))));
+
+	req.account = fc_check_identifier(SPI_getvalue(tuple, desc, ct.account.attnum),
+									  "account", FC_MAX_ACCOUNT_LEN, true);
 	req.amount = 1;
-	req.image = image_col ? column_text(tuple, rel, image_col, "image", FC_MAX_IMAGE_LEN, false) : NULL;
-	req.key = key_col ? column_text(tuple, rel, key_col, "idempotency_key", FC_MAX_KEY_LEN, false) : NULL;
+	req.image = ct.image.attnum ? fc_check_identifier(SPI_getvalue(tuple, desc, ct.image.attnum),
+													  "image", FC_MAX_IMAGE_LEN, false) : NULL;
+	req.key = ct.key.attnum ? fc_check_identifier(SPI_getvalue(tuple, desc, ct.key.attnum),
+												  "idempotency_key", FC_MAX_KEY_LEN, false) : NULL;
 	req.at = GetCurrentTransactionStartTimestamp();
-	req.hold = false;
 	fc_check_charge(&req);
-
 	charge = fc_consume(&req, true);
-
-	if (charge_col != 0)
+	if (ct.charge_col != 0)
 	{
 		Datum		value = Int64GetDatum(charge);
 		bool		isnull = false;
+		int			col = ct.charge_col;
 
-		tuple = heap_modify_tuple_by_cols(tuple, RelationGetDescr(rel), 1,
-										  &charge_col, &value, &isnull);
+		tuple = heap_modify_tuple_by_cols(tuple, desc, 1, &col, &value, &isnull);
 	}
 	return PointerGetDatum(tuple);
+}
+
+static Datum
+charge_trigger_1_5(FunctionCallInfo fcinfo)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (CALLED_AS_TRIGGER(fcinfo) &&
+		TRIGGER_FIRED_BEFORE(trigdata->tg_event) &&
+		TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) &&
+		TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+		return charge_row_1_5(fcinfo);
+	return charge_trigger(fcinfo);
+}
+
+/* charge() under the name of its 1.0 and 1.1 definitions. */
+PG_FUNCTION_INFO_V1(fc_charge_trigger);
+Datum
+fc_charge_trigger(PG_FUNCTION_ARGS)
+{
+	return charge_trigger_1_5(fcinfo);
 }
 
 /* charge() under the name of its 1.2 definition: see fc_credits_consume_1_2. */
@@ -149,13 +757,57 @@ PG_FUNCTION_INFO_V1(fc_charge_trigger_1_2);
 Datum
 fc_charge_trigger_1_2(PG_FUNCTION_ARGS)
 {
-	return fc_charge_trigger(fcinfo);
+	return charge_trigger_1_5(fcinfo);
 }
 
-/* charge() under the name of its 1.3 definition: see fc_credits_consume_1_3. */
+/* charge() under the name of its 1.3 to 1.5 definitions: see fc_credits_consume_1_3. */
 PG_FUNCTION_INFO_V1(fc_charge_trigger_1_3);
 Datum
 fc_charge_trigger_1_3(PG_FUNCTION_ARGS)
 {
-	return fc_charge_trigger(fcinfo);
+	return charge_trigger_1_5(fcinfo);
+}
+
+/*
+ * _charge_trigger_check(trigger oid): raise the error that charge() would
+ * raise at the first insert, for the event trigger that checks a charge()
+ * trigger when it is created and its table when it is altered.
+ */
+PG_FUNCTION_INFO_V1(fc_charge_trigger_check);
+Datum
+fc_charge_trigger_check(PG_FUNCTION_ARGS)
+{
+	Oid			tgoid = PG_GETARG_OID(0);
+	Relation	tgrel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tuple;
+	Oid			relid = InvalidOid;
+	Relation	rel;
+
+	tgrel = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(tgoid));
+	scan = systable_beginscan(tgrel, TriggerOidIndexId, true, NULL, 1, &key);
+	if ((tuple = systable_getnext(scan)) != NULL)
+		relid = ((Form_pg_trigger) GETSTRUCT(tuple))->tgrelid;
+	systable_endscan(scan);
+	table_close(tgrel, AccessShareLock);
+	if (!OidIsValid(relid))
+		PG_RETURN_VOID();
+
+	rel = table_open(relid, AccessShareLock);
+	if (rel->trigdesc != NULL)
+	{
+		for (int i = 0; i < rel->trigdesc->numtriggers; i++)
+		{
+			Trigger    *trigger = &rel->trigdesc->triggers[i];
+			ChargeTrigger ct;
+
+			if (trigger->tgoid == tgoid)
+				charge_trigger_read(trigger, rel, &ct);
+		}
+	}
+	table_close(rel, AccessShareLock);
+	PG_RETURN_VOID();
 }

@@ -408,29 +408,44 @@ static int64
 ledger_insert_sql(const FcLedgerRow *row)
 {
 	static SPIPlanPtr plan = NULL;
-	static const Oid types[L_NCOLS - 1] = {TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID,
+	static SPIPlanPtr plan_id = NULL;
+	static const Oid types[L_NCOLS] = {INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID,
 		TIMESTAMPTZOID, INT4OID, INT4OID, TEXTOID, TEXTOID, TEXTOID, INT8OID};
 	Datum		v[L_NCOLS];
 	bool		n[L_NCOLS];
-	char		nulls[L_NCOLS - 1];
+	char		nulls[L_NCOLS];
 	int64		id;
+	int			rc;
 
 	ledger_values(row, v, n);
+	v[L_ID] = Int64GetDatum(row->id);
 	v[L_ENTRY] = CStringGetTextDatum(row->entry);
 	v[L_KIND] = CStringGetTextDatum(fc_kind_name(row->kind));
 	n[L_KIND] = !row->has_kind;
-	for (int c = 1; c < L_NCOLS; c++)
-		nulls[c - 1] = n[c] ? 'n' : ' ';
-	if (SPI_execute_plan(fc_plan(&plan,
-								 "INSERT INTO fluxcredits.ledger"
-								 "       (at, account, entry, kind, period_start, monthly, topup,"
-								 "        image, idempotency_key, reference, charge)"
-								 " VALUES ($1, $2, $3::fluxcredits.ledger_entry, $4::fluxcredits.credit_kind,"
-								 "         $5, $6, $7, $8, $9, $10, $11)"
-								 " RETURNING id",
-								 L_NCOLS - 1, types),
-						 v + 1, nulls, false, 0) != SPI_OK_INSERT_RETURNING ||
-		SPI_processed != 1)
+	for (int c = 0; c < L_NCOLS; c++)
+		nulls[c] = n[c] ? 'n' : ' ';
+	if (row->id == 0)
+		rc = SPI_execute_plan(fc_plan(&plan,
+									  "INSERT INTO fluxcredits.ledger"
+									  "       (at, account, entry, kind, period_start, monthly, topup,"
+									  "        image, idempotency_key, reference, charge)"
+									  " VALUES ($1, $2, $3::fluxcredits.ledger_entry, $4::fluxcredits.credit_kind,"
+									  "         $5, $6, $7, $8, $9, $10, $11)"
+									  " RETURNING id",
+									  L_NCOLS - 1, types + 1),
+							  v + 1, nulls + 1, false, 0);
+	else						/* the id the charge() trigger gave the row */
+		rc = SPI_execute_plan(fc_plan(&plan_id,
+									  "INSERT INTO fluxcredits.ledger"
+									  "       (id, at, account, entry, kind, period_start, monthly, topup,"
+									  "        image, idempotency_key, reference, charge)"
+									  " OVERRIDING SYSTEM VALUE"
+									  " VALUES ($1, $2, $3, $4::fluxcredits.ledger_entry, $5::fluxcredits.credit_kind,"
+									  "         $6, $7, $8, $9, $10, $11, $12)"
+									  " RETURNING id",
+									  L_NCOLS, types),
+							  v, nulls, false, 0);
+	if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
 		elog(ERROR, "fluxcredits: ledger insert failed");
 	fc_get_int64(1, &id);
 	return id;
@@ -465,7 +480,7 @@ fc_ledger_insert(const FcLedgerRow *row)
 								  enum_value(s->entry_type, row->entry));
 	v[L_KIND] = ObjectIdGetDatum(row->has_kind ? s->kind_values[row->kind] : InvalidOid);
 	n[L_KIND] = !row->has_kind;
-	id = nextval_internal(s->seqid, false);
+	id = row->id != 0 ? row->id : nextval_internal(s->seqid, false);
 	v[L_ID] = Int64GetDatum(id);
 
 	slot = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
@@ -482,6 +497,22 @@ fc_ledger_insert(const FcLedgerRow *row)
 	if (!insert_index_entries(&ledger_indexes, rel, slot))
 		insert_index_entries_executor(rel, slot);
 	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, NoLock);
+	return id;
+}
+
+/* The next id of the ledger's identity sequence (the charge() trigger's charge ids). */
+int64
+fc_ledger_next_id(void)
+{
+	Relation	rel = fc_table_open("ledger", RowExclusiveLock);
+	int64		id;
+
+	if (ledger_shape.relid != RelationGetRelid(rel))
+		build_ledger_shape(rel);
+	if (!OidIsValid(ledger_shape.seqid))
+		elog(ERROR, "fluxcredits: fluxcredits.ledger.id has no identity sequence");
+	id = nextval_internal(ledger_shape.seqid, false);
 	table_close(rel, NoLock);
 	return id;
 }

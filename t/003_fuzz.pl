@@ -180,7 +180,12 @@ my @acc_new   = map { "fz-new-$_" } 1 .. 40;
 		    PARTITION BY LIST (account);
 		CREATE TABLE app_part_d PARTITION OF app_part DEFAULT;
 		SELECT fluxcredits.attach('app_images', 'compression', 'account', 'image');
-		CREATE TRIGGER charge_ai BEFORE INSERT ON app_images FOR EACH ROW
+		-- 1.6's form of a trigger with a charge id column: the statement
+		-- trigger charges, the row trigger named after it fills the column.
+		CREATE TRIGGER charge_ai AFTER INSERT ON app_images
+		    REFERENCING NEW TABLE AS fluxcredits_inserted FOR EACH STATEMENT
+		    EXECUTE FUNCTION fluxcredits.charge('ai', 'account', 'image', 'key', 'charge_id');
+		CREATE TRIGGER charge_ai_id BEFORE INSERT ON app_images FOR EACH ROW
 		    EXECUTE FUNCTION fluxcredits.charge('ai', 'account', 'image', 'key', 'charge_id');
 		SELECT fluxcredits.attach('app_int', 'compression', 'account_id');
 		SELECT fluxcredits.attach('app_part', 'ai', 'account', 'image');

@@ -69,9 +69,19 @@ $node->safe_psql('src', q{
 
 	-- The app's own table, charging through the trigger.
 	CREATE TABLE images (id bigserial PRIMARY KEY, account text NOT NULL, charge_id bigint);
-	CREATE TRIGGER charge_compression BEFORE INSERT ON images FOR EACH ROW
+	CREATE TRIGGER charge_compression AFTER INSERT ON images
+	REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT
+	EXECUTE FUNCTION fluxcredits.charge('compression', 'account', '', '', 'charge_id');
+	CREATE TRIGGER charge_compression_id BEFORE INSERT ON images FOR EACH ROW
 	EXECUTE FUNCTION fluxcredits.charge('compression', 'account', '', '', 'charge_id');
 	INSERT INTO images (account) SELECT 'pro-1' FROM generate_series(1, 20);
+	-- A partitioned one: attach() gives the partitions their trigger, and
+	-- so does the event trigger to a partition made later.
+	CREATE TABLE shots (id int, account text NOT NULL) PARTITION BY RANGE (id);
+	CREATE TABLE shots_1 PARTITION OF shots FOR VALUES FROM (0) TO (1000);
+	SELECT fluxcredits.attach('shots', 'compression', 'account');
+	CREATE TABLE shots_2 PARTITION OF shots FOR VALUES FROM (1000) TO (2000);
+	INSERT INTO shots VALUES (1, 'pro-1'), (1001, 'pro-1');
 
 	SELECT fluxcredits.grant_app('regress_fc_dump_app');
 });
@@ -122,7 +132,11 @@ $checks{'extension objects'} = q{
 	SELECT count(*) FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
 	 WHERE e.extname = 'fluxcredits' AND d.deptype = 'e'};
 $checks{'charge trigger'} = q{
-	SELECT tgname || ' ' || tgfoid::regprocedure FROM pg_trigger WHERE tgrelid = 'images'::regclass};
+	SELECT tgname || ' ' || tgfoid::regprocedure FROM pg_trigger WHERE tgrelid = 'images'::regclass
+	 ORDER BY tgname};
+$checks{'partition triggers'} = q{
+	SELECT string_agg(pg_get_triggerdef(oid), E'\n' ORDER BY tgrelid::regclass::text)
+	  FROM pg_trigger WHERE tgrelid::regclass::text LIKE 'shots%'};
 
 my %want;
 $want{$_} = $node->safe_psql('src', "SET timezone = 'UTC'; $checks{$_}") for keys %checks;
@@ -186,6 +200,12 @@ for my $db ('dst_custom', 'dst_plain')
 			       SELECT fluxcredits.credits_consume('free-1', 'compression', at => '2026-03-20 00:00+00')}),
 		$max + 3,
 		"$db: the app role charges");
+	is( $node->safe_psql(
+			$db, qq{INSERT INTO shots VALUES (2, 'pro-1'), (1002, 'pro-1');
+			        INSERT INTO shots_2 VALUES (1003, 'pro-1');
+			        SELECT count(*) FROM fluxcredits.ledger WHERE id > $max + 3}),
+		'3',
+		"$db: a partitioned table charges each row once, inserted through it or into a partition");
 	is($node->safe_psql($db, 'SELECT count(*) FROM fluxcredits.credits_check()'),
 		'0', "$db: credits_check() is still empty");
 }
