@@ -151,9 +151,30 @@ BEGIN
                         WHERE oid = cmd.objid
                           AND tgfoid = '@extschema@.charge()'::regprocedure) THEN
                 PERFORM @extschema@._charge_trigger_check(cmd.objid);
+                -- A statement trigger of a partition does not fire for the
+                -- rows inserted through its parent: alone, it would leave
+                -- those free.  A copy of its parent's is what it may be.
+                IF EXISTS (SELECT FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+                            WHERE t.oid = cmd.objid AND t.tgtype & 1 = 0 AND c.relispartition
+                              AND NOT EXISTS (
+                                  SELECT FROM pg_partition_ancestors(t.tgrelid) a
+                                    JOIN pg_trigger p ON p.tgrelid = a.relid
+                                   WHERE a.relid <> t.tgrelid AND p.tgname = t.tgname
+                                     AND p.tgfoid = t.tgfoid AND p.tgargs = t.tgargs
+                                     AND p.tgtype & 1 = 0)) THEN
+                    RAISE EXCEPTION 'trigger "%" on partition % would not charge the rows inserted through its partitioned table',
+                                    (SELECT tgname FROM pg_trigger WHERE oid = cmd.objid),
+                                    (SELECT tgrelid::regclass FROM pg_trigger WHERE oid = cmd.objid)
+                        USING ERRCODE = '0A000',
+                              DETAIL = 'A statement trigger fires for the table a statement names; rows routed into a partition fire the partitioned table''s.',
+                              HINT = 'Attach the trigger to the partitioned table: fluxcredits.attach() gives each partition a copy too.';
+                END IF;
             END IF;
         ELSIF EXISTS (SELECT FROM pg_class
                        WHERE oid = cmd.objid AND relkind IN ('r', 'p')) THEN
+            -- a partition created or attached under a charged table (first:
+            -- a charge id step cloned to it needs its statement trigger)
+            PERFORM @extschema@._charge_partitions(cmd.objid::regclass);
             -- a column renamed, dropped or retyped under a charge() trigger
             FOR tg IN SELECT oid FROM pg_trigger
                        WHERE tgrelid = cmd.objid
@@ -161,8 +182,6 @@ BEGIN
             LOOP
                 PERFORM @extschema@._charge_trigger_check(tg);
             END LOOP;
-            -- a partition created or attached under a charged table
-            PERFORM @extschema@._charge_partitions(cmd.objid::regclass);
         END IF;
     END LOOP;
 END
@@ -255,9 +274,23 @@ DO $$
 DECLARE
     t record;
     enable_as text;
+    clone_parts regclass[];
+    clone_states "char"[];
 BEGIN
+    -- A WHEN condition on a row trigger chose the rows to charge; a
+    -- statement trigger cannot: moving it would charge every row.
+    FOR t IN SELECT tg.tgname, tg.tgrelid::regclass AS tbl
+               FROM pg_trigger tg
+              WHERE tg.tgfoid = '@extschema@.charge()'::regprocedure AND tg.tgparentid = 0
+                AND tg.tgqual IS NOT NULL
+    LOOP
+        RAISE EXCEPTION 'trigger "%" on table % charges the rows of a WHEN condition, which 1.6''s statement trigger cannot have', t.tgname, t.tbl
+            USING ERRCODE = '0A000',
+                  DETAIL = 'fluxcredits 1.6 charges every row a statement inserts into the table.',
+                  HINT = 'Drop the trigger (or move the rows to charge to a table of their own, with its own trigger), then update again.';
+    END LOOP;
     FOR t IN
-        SELECT tg.tgname, tg.tgrelid::regclass AS tbl, tg.tgenabled,
+        SELECT tg.oid, tg.tgname, tg.tgrelid::regclass AS tbl, tg.tgenabled,
                substring(pg_get_triggerdef(tg.oid) FROM 'EXECUTE FUNCTION (.*)$') AS call,
                coalesce((string_to_array(encode(tg.tgargs, 'escape'), '\000'))[5], '') <> '' AS has_charge_id
           FROM pg_trigger tg
@@ -271,25 +304,43 @@ BEGIN
                                       WHEN 'D' THEN 'DISABLE'
                                       WHEN 'R' THEN 'ENABLE REPLICA'
                                       ELSE 'ENABLE ALWAYS' END;
+        -- the state of its copies on partitions, where it differs
+        SELECT coalesce(array_agg(x.tgrelid::regclass ORDER BY x.tgrelid), '{}'),
+               coalesce(array_agg(x.tgenabled ORDER BY x.tgrelid), '{}')
+          INTO clone_parts, clone_states
+          FROM pg_trigger x
+         WHERE x.tgparentid = t.oid AND x.tgenabled <> t.tgenabled;
         EXECUTE format('DROP TRIGGER %I ON %s', t.tgname, t.tbl);
         EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %s'
                        ' REFERENCING NEW TABLE AS fluxcredits_inserted'
                        ' FOR EACH STATEMENT EXECUTE FUNCTION %s',
                        t.tgname, t.tbl, t.call);
-        IF enable_as IS NOT NULL THEN
-            EXECUTE format('ALTER TABLE %s %s TRIGGER %I', t.tbl, enable_as, t.tgname);
-        END IF;
         IF t.has_charge_id THEN
             EXECUTE format('CREATE TRIGGER %I BEFORE INSERT ON %s'
                            ' FOR EACH ROW EXECUTE FUNCTION %s',
                            left(t.tgname, 60) || '_id', t.tbl, t.call);
-            IF enable_as IS NOT NULL THEN
+        END IF;
+        IF enable_as IS NOT NULL THEN
+            EXECUTE format('ALTER TABLE %s %s TRIGGER %I', t.tbl, enable_as, t.tgname);
+            IF t.has_charge_id THEN
                 EXECUTE format('ALTER TABLE %s %s TRIGGER %I', t.tbl, enable_as,
                                left(t.tgname, 60) || '_id');
             END IF;
         END IF;
-        -- 1.5's row trigger on a partitioned table reached its partitions too
+        -- 1.5's row trigger on a partitioned table reached its partitions
+        -- too: they get copies, in the state of the table's
         PERFORM @extschema@._charge_partitions(t.tbl);
+        -- A partition's own state now governs the rows inserted into it
+        -- directly; rows inserted through the partitioned table are the
+        -- table's trigger's (its charge id step stays as the table's, so
+        -- that those rows get their ids).
+        FOR i IN 1 .. cardinality(clone_parts) LOOP
+            enable_as := CASE clone_states[i] WHEN 'O' THEN 'ENABLE'
+                                              WHEN 'D' THEN 'DISABLE'
+                                              WHEN 'R' THEN 'ENABLE REPLICA'
+                                              ELSE 'ENABLE ALWAYS' END;
+            EXECUTE format('ALTER TABLE %s %s TRIGGER %I', clone_parts[i], enable_as, t.tgname);
+        END LOOP;
     END LOOP;
 END
 $$;

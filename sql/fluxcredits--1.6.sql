@@ -1007,9 +1007,30 @@ BEGIN
                         WHERE oid = cmd.objid
                           AND tgfoid = '@extschema@.charge()'::regprocedure) THEN
                 PERFORM @extschema@._charge_trigger_check(cmd.objid);
+                -- A statement trigger of a partition does not fire for the
+                -- rows inserted through its parent: alone, it would leave
+                -- those free.  A copy of its parent's is what it may be.
+                IF EXISTS (SELECT FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+                            WHERE t.oid = cmd.objid AND t.tgtype & 1 = 0 AND c.relispartition
+                              AND NOT EXISTS (
+                                  SELECT FROM pg_partition_ancestors(t.tgrelid) a
+                                    JOIN pg_trigger p ON p.tgrelid = a.relid
+                                   WHERE a.relid <> t.tgrelid AND p.tgname = t.tgname
+                                     AND p.tgfoid = t.tgfoid AND p.tgargs = t.tgargs
+                                     AND p.tgtype & 1 = 0)) THEN
+                    RAISE EXCEPTION 'trigger "%" on partition % would not charge the rows inserted through its partitioned table',
+                                    (SELECT tgname FROM pg_trigger WHERE oid = cmd.objid),
+                                    (SELECT tgrelid::regclass FROM pg_trigger WHERE oid = cmd.objid)
+                        USING ERRCODE = '0A000',
+                              DETAIL = 'A statement trigger fires for the table a statement names; rows routed into a partition fire the partitioned table''s.',
+                              HINT = 'Attach the trigger to the partitioned table: fluxcredits.attach() gives each partition a copy too.';
+                END IF;
             END IF;
         ELSIF EXISTS (SELECT FROM pg_class
                        WHERE oid = cmd.objid AND relkind IN ('r', 'p')) THEN
+            -- a partition created or attached under a charged table (first:
+            -- a charge id step cloned to it needs its statement trigger)
+            PERFORM @extschema@._charge_partitions(cmd.objid::regclass);
             -- a column renamed, dropped or retyped under a charge() trigger
             FOR tg IN SELECT oid FROM pg_trigger
                        WHERE tgrelid = cmd.objid
@@ -1017,8 +1038,6 @@ BEGIN
             LOOP
                 PERFORM @extschema@._charge_trigger_check(tg);
             END LOOP;
-            -- a partition created or attached under a charged table
-            PERFORM @extschema@._charge_partitions(cmd.objid::regclass);
         END IF;
     END LOOP;
 END

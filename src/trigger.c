@@ -52,9 +52,11 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/indexing.h"
+#include "catalog/partition.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type_d.h"
 #include "commands/trigger.h"
+#include "common/hashfn.h"
 #include "executor/tuptable.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -163,11 +165,12 @@ text_column(Trigger *trigger, Relation rel, int n, const char *role)
 }
 
 /*
- * Has rel an enabled charge() trigger with trigger's arguments in the other
- * form: the statement trigger (want_id_step false) or the charge id step?
+ * Has rel a charge() trigger (an enabled one, with enabled) with trigger's
+ * arguments in the other form: the statement trigger (want_id_step false)
+ * or the charge id step?
  */
 static bool
-has_partner(Trigger *trigger, Relation rel, bool want_id_step)
+has_partner(Trigger *trigger, Relation rel, bool want_id_step, bool enabled)
 {
 	TriggerDesc *td = rel->trigdesc;
 
@@ -175,7 +178,7 @@ has_partner(Trigger *trigger, Relation rel, bool want_id_step)
 	{
 		Trigger    *t = &td->triggers[i];
 		bool		same = t->tgfoid == trigger->tgfoid && t->tgoid != trigger->tgoid &&
-			t->tgenabled != TRIGGER_DISABLED && t->tgnargs == trigger->tgnargs;
+			(!enabled || t->tgenabled != TRIGGER_DISABLED) && t->tgnargs == trigger->tgnargs;
 
 		for (int a = 0; same && a < t->tgnargs; a++)
 			same = strcmp(t->tgargs[a], trigger->tgargs[a]) == 0;
@@ -191,11 +194,35 @@ has_partner(Trigger *trigger, Relation rel, bool want_id_step)
 }
 
 /*
+ * For a partition's charge id step: has one of its ancestors the statement
+ * trigger (which charges the rows inserted through it and routed here)?
+ */
+static bool
+ancestor_has_partner(Trigger *trigger, Relation rel, bool enabled)
+{
+	ListCell   *lc;
+	bool		found = false;
+
+	if (!rel->rd_rel->relispartition)
+		return false;
+	foreach(lc, get_partition_ancestors(RelationGetRelid(rel)))
+	{
+		Relation	parent = table_open(lfirst_oid(lc), AccessShareLock);
+
+		found = has_partner(trigger, parent, false, enabled);
+		table_close(parent, AccessShareLock);
+		if (found)
+			break;
+	}
+	return found;
+}
+
+/*
  * Check trigger (a charge() trigger on rel) and read its arguments: its
  * form, its kind, its columns and their types.  Errors name the trigger.
  */
 static void
-charge_trigger_read(Trigger *trigger, Relation rel, ChargeTrigger *ct)
+charge_trigger_read(Trigger *trigger, Relation rel, bool firing, ChargeTrigger *ct)
 {
 	int16		type = trigger->tgtype;
 	bool		insert_only = TRIGGER_FOR_INSERT(type) && !TRIGGER_FOR_UPDATE(type) &&
@@ -240,12 +267,18 @@ charge_trigger_read(Trigger *trigger, Relation rel, ChargeTrigger *ct)
 		ct->charge_col != 0;
 	if (ct->id_step)
 	{
-		/* without the statement trigger, nothing would be charged */
-		if (!has_partner(trigger, rel, false))
+		/*
+		 * Without the statement trigger, nothing would be charged.  It must
+		 * exist when the id step is created, and be enabled when it fires
+		 * (both may be disabled, as DISABLE TRIGGER ALL does).
+		 */
+		if (!has_partner(trigger, rel, false, firing) &&
+			!ancestor_has_partner(trigger, rel, firing))
 			ereport(ERROR,
 					(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-					 errmsg("trigger \"%s\" on table \"%s\" fills charge id column \"%s\", but no enabled trigger of the table charges the rows",
-							trigger->tgname, RelationGetRelationName(rel), trigger->tgargs[4]),
+					 errmsg("trigger \"%s\" on table \"%s\" fills charge id column \"%s\", but no %strigger of the table charges the rows",
+							trigger->tgname, RelationGetRelationName(rel), trigger->tgargs[4],
+							firing ? "enabled " : ""),
 					 errdetail("A BEFORE INSERT FOR EACH ROW trigger of fluxcredits.charge() only gives each row the id of its charge; the AFTER INSERT ... REFERENCING NEW TABLE ... FOR EACH STATEMENT trigger with the same arguments charges them."),
 					 errhint("Create the statement trigger first.")));
 		return;
@@ -324,12 +357,32 @@ charge_row_cmp(const void *x, const void *y)
 	return (a->seq > b->seq) - (a->seq < b->seq);
 }
 
-/* An image of the statement's AI rows: the charge that covers it, if any. */
+/*
+ * An image of the statement's AI rows: the charge that covers it, if any.
+ * The key is a pointer to a row's image string (not a copy: a copy of the
+ * longest image in each entry would take 1 kB a row).
+ */
 typedef struct ImageEntry
 {
-	char		image[FC_MAX_IMAGE_LEN + 1];	/* the hash key */
+	const char *image;			/* the hash key */
 	int64		covering;		/* 0: not charged yet */
 } ImageEntry;
+
+static uint32
+image_hash(const void *key, Size keysize)
+{
+	const char *s = *(const char *const *) key;
+
+	(void) keysize;
+	return hash_bytes((const unsigned char *) s, strlen(s));
+}
+
+static int
+image_match(const void *k1, const void *k2, Size keysize)
+{
+	(void) keysize;
+	return strcmp(*(const char *const *) k1, *(const char *const *) k2);
+}
 
 /*
  * The charges that already cover images of account in the period starting
@@ -367,7 +420,7 @@ find_covering_charges(const char *account, TimestampTz start, TimestampTz at,
 															  SPI_tuptable->tupdesc, 1, &isnull));
 		int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
 													 SPI_tuptable->tupdesc, 2, &isnull));
-		ImageEntry *e = hash_search(images, image, HASH_FIND, NULL);
+		ImageEntry *e = hash_search(images, &image, HASH_FIND, NULL);
 
 		if (e != NULL)
 			e->covering = id;
@@ -436,13 +489,16 @@ charge_account_rows(FcKind kind, ChargeRow *rows, int n, TimestampTz at)
 				continue;
 			if (images == NULL)
 			{
-				HASHCTL		ctl = {.keysize = FC_MAX_IMAGE_LEN + 1,
-				.entrysize = sizeof(ImageEntry),.hcxt = CurrentMemoryContext};
+				HASHCTL		ctl = {.keysize = sizeof(char *),
+					.entrysize = sizeof(ImageEntry),
+					.hash = image_hash,
+					.match = image_match,
+				.hcxt = CurrentMemoryContext};
 
 				images = hash_create("fluxcredits statement images", Max(n, 16), &ctl,
-									 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+									 HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
 			}
-			e = hash_search(images, rows[i].image, HASH_ENTER, &found);
+			e = hash_search(images, &rows[i].image, HASH_ENTER, &found);
 			if (!found)
 			{
 				e->covering = 0;
@@ -464,7 +520,7 @@ charge_account_rows(FcKind kind, ChargeRow *rows, int n, TimestampTz at)
 
 		if (images != NULL && rows[i].image != NULL)
 		{
-			e = hash_search(images, rows[i].image, HASH_FIND, NULL);
+			e = hash_search(images, &rows[i].image, HASH_FIND, NULL);
 			if (e->covering != 0)
 				continue;
 			e->covering = -1;	/* charged by this row */
@@ -504,7 +560,7 @@ charge_account_rows(FcKind kind, ChargeRow *rows, int n, TimestampTz at)
 
 		if (images != NULL && rows[i].image != NULL)
 		{
-			e = hash_search(images, rows[i].image, HASH_FIND, NULL);
+			e = hash_search(images, &rows[i].image, HASH_FIND, NULL);
 			if (e->covering != 0)
 			{
 				/* covered: a ledger row only to give the charge id a row */
@@ -540,7 +596,7 @@ charge_statement(TriggerData *trigdata, const ChargeTrigger *ct)
 	TimestampTz at = GetCurrentTransactionStartTimestamp();
 
 	/* an id the app gave could be any number: only the id step's are taken */
-	if (ct->charge_col != 0 && !has_partner(trigdata->tg_trigger, rel, true))
+	if (ct->charge_col != 0 && !has_partner(trigdata->tg_trigger, rel, true, true))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("trigger \"%s\" on table \"%s\" charges into charge id column \"%s\", but no enabled trigger of the table fills it",
@@ -662,7 +718,7 @@ charge_trigger(FunctionCallInfo fcinfo)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("fluxcredits.charge() must be called as a trigger"),
 				 errhint("Create it with fluxcredits.attach(), or with CREATE TRIGGER ... AFTER INSERT ... REFERENCING NEW TABLE ... FOR EACH STATEMENT.")));
-	charge_trigger_read(trigdata->tg_trigger, trigdata->tg_relation, &ct);
+	charge_trigger_read(trigdata->tg_trigger, trigdata->tg_relation, true, &ct);
 	if (ct.id_step)
 		return PointerGetDatum(charge_id_step(trigdata, &ct));
 	charge_statement(trigdata, &ct);
@@ -698,7 +754,7 @@ charge_row_1_5(FunctionCallInfo fcinfo)
 	if (trigger->tgnargs < 2 || trigger->tgnargs > 5 ||
 		(strcmp(trigger->tgargs[0], "compression") != 0 && strcmp(trigger->tgargs[0], "ai") != 0) ||
 		trigger->tgargs[1][0] == '\0')
-		charge_trigger_read(trigger, rel, &ct); /* raises the argument's error */
+		charge_trigger_read(trigger, rel, true, &ct);	/* raises the argument's error */
 	req.kind = strcmp(trigger->tgargs[0], "ai") == 0 ? FC_KIND_AI : FC_KIND_COMPRESSION;
 	ct.account.attnum = trigger_column(trigger, rel, 1, "account");
 	ct.image.attnum = trigger_column(trigger, rel, 2, "image");
@@ -805,7 +861,7 @@ fc_charge_trigger_check(PG_FUNCTION_ARGS)
 			ChargeTrigger ct;
 
 			if (trigger->tgoid == tgoid)
-				charge_trigger_read(trigger, rel, &ct);
+				charge_trigger_read(trigger, rel, false, &ct);
 		}
 	}
 	table_close(rel, AccessShareLock);

@@ -10,7 +10,10 @@
 # left to expire); the usage view; UPDATE, DELETE, TRUNCATE and
 # MERGE on the ledger; the charge trigger (attach, detach, CREATE TRIGGER
 # with random arguments, inserts into the app's tables, and attached to the
-# extension's own tables in transactions that roll back). The statements are
+# extension's own tables in transactions that roll back); upserts into two
+# tables charged by attach()'s trigger (compression and AI): several rows of
+# up to three accounts, some conflicting with rows already there or with each
+# other, with ON CONFLICT DO NOTHING, DO UPDATE or none. The statements are
 # wrapped in transactions that commit or roll back, savepoints, DO blocks
 # that catch errors and multi-statement messages, under changing session
 # settings (TimeZone, DateStyle, timezone_abbreviations, search_path,
@@ -22,7 +25,13 @@
 #  - credits_check() is empty and no charge took a counter over the limit of
 #    the plan the account was on when it was made (replayed from the ledger);
 #  - a few more ledger invariants, and billing_period() agrees with its SQL
-#    definition on every input the fuzzer gave it.
+#    definition on every input the fuzzer gave it;
+#  - each upsert checked against the model of the charge trigger
+#    (public.fuzz_upsert) charged exactly the rows it inserted, not those
+#    ON CONFLICT skipped or updated (a compression credit each; an AI credit
+#    per row without an image and per image no charge of the period covers
+#    yet), and was refused whole (FC001) exactly when one of its accounts
+#    lacked the credits (credits_usage() just before).
 #
 # The run is reproducible: the seed (FC_FUZZ_SEED, default below) is printed,
 # and the same seed generates the same statements in the same order (only
@@ -189,6 +198,200 @@ my @acc_new   = map { "fz-new-$_" } 1 .. 40;
 		    EXECUTE FUNCTION fluxcredits.charge('ai', 'account', 'image', 'key', 'charge_id');
 		SELECT fluxcredits.attach('app_int', 'compression', 'account_id');
 		SELECT fluxcredits.attach('app_part', 'ai', 'account', 'image');
+
+		-- Upserts, checked against a model: two tables keyed by a name
+		-- that the fuzzer draws from a small pool (so that rows conflict
+		-- with earlier ones and with each other), each charged by
+		-- attach()'s trigger; the fuzzer's DDL leaves them alone.
+		CREATE TABLE app_uploads (name text PRIMARY KEY, account text, image text,
+		                          hits integer NOT NULL DEFAULT 1);
+		CREATE TABLE app_captions (name text PRIMARY KEY, account text, image text,
+		                           hits integer NOT NULL DEFAULT 1);
+		SELECT fluxcredits.attach('app_uploads', 'compression', 'account', 'image');
+		SELECT fluxcredits.attach('app_captions', 'ai', 'account', 'image');
+		CREATE SEQUENCE fuzz_upsert_charged;    -- statements that charged (not rolled back)
+		CREATE SEQUENCE fuzz_upsert_skipped;    -- statements that inserted nothing
+		CREATE SEQUENCE fuzz_upsert_refused;    -- refused (FC001), as the model said
+		CREATE SEQUENCE fuzz_upsert_failed;     -- other errors the model allows
+		CREATE TABLE fuzz_upsert_mismatch (stmt text, problem text);
+		-- fuzz_upsert(kind, mode, names, accounts, images, stmt) runs stmt,
+		-- an INSERT into app_uploads (kind compression) or app_captions
+		-- (ai) of the rows (names[i], accounts[i], images[i]) in that
+		-- order, with ON CONFLICT DO NOTHING (mode 'nothing'), DO UPDATE
+		-- ('update') or none ('plain'), and checks it against the model:
+		--  - the rows it inserts are those whose name is neither in the
+		--    table nor earlier in the statement; a name that is makes a
+		--    plain INSERT fail (23505), and DO UPDATE too if it is earlier
+		--    in the statement (21000); nothing else decides it;
+		--  - only the inserted rows are charged: a compression credit
+		--    each, an AI credit per row without an image and per image
+		--    that no charge of the period covers yet (the statement's own
+		--    rows included), as one ledger row each;
+		--  - the statement is refused whole (FC001) if and only if one of
+		--    its accounts lacks the credits its inserted rows need, as
+		--    credits_usage() tells them just before.
+		-- An account that cannot be charged at all (unknown, NULL, a new
+		-- anchor that takes effect after now()) makes the statement fail,
+		-- with any error; so does a read-only transaction (25006).
+		CREATE FUNCTION public.fuzz_upsert(kind text, mode text, names text[],
+		                                   accounts text[], images text[], stmt text)
+		RETURNS text LANGUAGE plpgsql AS $f$
+		DECLARE
+		    tbl text := CASE kind WHEN 'ai' THEN 'public.app_captions' ELSE 'public.app_uploads' END;
+		    existing text[];
+		    max_id bigint;
+		    seen text[] := '{}';
+		    ins_name text[] := '{}';
+		    ins_acc text[] := '{}';
+		    ins_img text[] := '{}';
+		    expect_state text;
+		    barred boolean := false;    -- an account that cannot be charged
+		    over text;
+		    want text[] := '{}';
+		    got text[];
+		    got_names text[];
+		    a text;
+		    u record;
+		    need bigint;
+		    state text;
+		    msg text;
+		    problem text;
+		    ro boolean := current_setting('transaction_read_only')::boolean;
+		BEGIN
+		    EXECUTE format('SELECT coalesce(array_agg(name), ''{}'') FROM %s', tbl) INTO existing;
+		    SELECT coalesce(max(id), 0) INTO max_id FROM fluxcredits.ledger;
+		    FOR i IN 1 .. coalesce(array_length(names, 1), 0) LOOP
+		        IF names[i] = ANY (seen) OR names[i] = ANY (existing) THEN
+		            IF mode = 'plain' THEN
+		                expect_state := coalesce(expect_state, '23505');
+		            ELSIF mode = 'update' AND names[i] = ANY (seen) THEN
+		                expect_state := coalesce(expect_state, '21000');
+		            END IF;
+		        ELSE
+		            ins_name := array_append(ins_name, names[i]);
+		            ins_acc := array_append(ins_acc, accounts[i]);
+		            ins_img := array_append(ins_img, images[i]);
+		        END IF;
+		        seen := array_append(seen, names[i]);
+		    END LOOP;
+		    IF expect_state IS NULL THEN
+		        FOR a IN SELECT DISTINCT x FROM unnest(ins_acc) x LOOP
+		            IF a IS NULL THEN
+		                barred := true;
+		                CONTINUE;
+		            END IF;
+		            BEGIN
+		                SELECT * INTO STRICT u FROM fluxcredits.credits_usage(a);
+		            EXCEPTION WHEN others THEN
+		                barred := true;
+		                CONTINUE;
+		            END;
+		            -- a read may come before a new anchor took effect, a charge not
+		            IF EXISTS (SELECT FROM fluxcredits.accounts x
+		                        WHERE x.account = a AND x.anchor_since > now()) THEN
+		                barred := true;
+		                CONTINUE;
+		            END IF;
+		            IF kind = 'compression' THEN
+		                want := want || ARRAY(
+		                    SELECT quote_nullable(x) || ' ' || quote_nullable(i)
+		                      FROM unnest(ins_acc, ins_img) t(x, i) WHERE x = a);
+		                need := (SELECT count(*) FROM unnest(ins_acc) x WHERE x = a);
+		                IF u.compressor_limit IS NOT NULL
+		                   AND u.compressor_used + need > u.compressor_limit THEN
+		                    over := a;
+		                END IF;
+		            ELSE
+		                need := cardinality(want);
+		                want := want || ARRAY(
+		                    SELECT quote_nullable(a) || ' NULL'
+		                      FROM unnest(ins_acc, ins_img) t(x, i) WHERE x = a AND i IS NULL
+		                    UNION ALL
+		                    SELECT quote_nullable(a) || ' ' || quote_nullable(d.i)
+		                      FROM (SELECT DISTINCT i FROM unnest(ins_acc, ins_img) t(x, i)
+		                             WHERE x = a AND i IS NOT NULL) d
+		                     WHERE NOT EXISTS (
+		                           SELECT FROM fluxcredits.ledger l
+		                            WHERE l.account = a AND l.image = d.i
+		                              AND l.period_start = u.period_start
+		                              AND l.entry IN ('consume', 'hold') AND l.kind = 'ai'
+		                              AND l.charge IS NULL
+		                              AND NOT EXISTS (SELECT FROM fluxcredits.ledger r
+		                                               WHERE r.entry IN ('refund', 'release')
+		                                                 AND r.charge = l.id)
+		                              AND NOT EXISTS (SELECT FROM fluxcredits.reservations v
+		                                               WHERE v.id = l.id AND v.state = 'held'
+		                                                 AND v.expires_at <= now())));
+		                need := cardinality(want) - need;
+		                IF need > u.ia_credits_remaining THEN
+		                    over := a;
+		                END IF;
+		            END IF;
+		        END LOOP;
+		    END IF;
+
+		    BEGIN
+		        EXECUTE stmt;
+		    EXCEPTION WHEN others THEN
+		        GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+		    END;
+
+		    IF state IS NULL THEN
+		        EXECUTE format('SELECT coalesce(array_agg(name ORDER BY name), ''{}'') FROM %s'
+		                       ' WHERE name <> ALL ($1)', tbl) INTO got_names USING existing;
+		        got := ARRAY(SELECT quote_nullable(l.account) || ' ' || quote_nullable(l.image)
+		                       FROM fluxcredits.ledger l
+		                      WHERE l.id > max_id AND l.entry = 'consume' AND l.kind::text = fuzz_upsert.kind
+		                      ORDER BY 1);
+		        want := ARRAY(SELECT x FROM unnest(want) x ORDER BY 1);
+		        IF got_names <> ARRAY(SELECT x FROM unnest(ins_name) x ORDER BY 1) THEN
+		            problem := format('inserted %s, the model %s', got_names, ins_name);
+		        ELSIF expect_state IS NOT NULL THEN
+		            problem := format('succeeded; the model expected %s', expect_state);
+		        ELSIF barred THEN
+		            problem := format('charged %s, though one of the accounts cannot be charged', got);
+		        ELSIF got <> want THEN
+		            problem := format('charged %s, the model %s', got, want);
+		        ELSIF over IS NOT NULL THEN
+		            problem := format('charged account %s past what it had', quote_literal(over));
+		        END IF;
+		    ELSIF state = 'FC001' THEN
+		        IF expect_state IS NOT NULL THEN
+		            problem := format('refused (FC001: %s); the model expected %s', msg, expect_state);
+		        ELSIF over IS NULL AND NOT barred THEN
+		            problem := format('refused (FC001: %s) though every account has the credits', msg);
+		        END IF;
+		    ELSIF state = '25006' THEN
+		        NULL;
+		    ELSIF expect_state IS NOT NULL THEN
+		        IF state <> expect_state THEN
+		            problem := format('failed with %s (%s); the model expected %s', state, msg, expect_state);
+		        END IF;
+		    ELSIF NOT barred THEN
+		        problem := format('failed with %s (%s); the model expected it to %s', state, msg,
+		                          CASE WHEN over IS NULL THEN 'succeed' ELSE 'be refused (FC001)' END);
+		    END IF;
+
+		    IF problem IS NOT NULL THEN
+		        IF NOT ro THEN
+		            INSERT INTO public.fuzz_upsert_mismatch VALUES (stmt, problem);
+		        END IF;
+		        RAISE WARNING 'fuzz-upsert-mismatch: %', problem;
+		        RETURN problem;
+		    END IF;
+		    IF state IS NOT NULL THEN
+		        -- the run's tally of errors, and its check for internal ones
+		        RAISE NOTICE 'caught %: %', state, msg;
+		    END IF;
+		    IF NOT ro THEN
+		        PERFORM nextval(CASE WHEN state = 'FC001' THEN 'public.fuzz_upsert_refused'
+		                             WHEN state IS NOT NULL THEN 'public.fuzz_upsert_failed'
+		                             WHEN cardinality(ins_name) = 0 THEN 'public.fuzz_upsert_skipped'
+		                             ELSE 'public.fuzz_upsert_charged' END::regclass);
+		    END IF;
+		    RETURN coalesce(state, 'ok');
+		END
+		$f$;
 	};
 	$node->safe_psql('postgres', $sql);
 }
@@ -813,10 +1016,15 @@ sub s_app_ddl
 			scalar_stmt(call('fluxcredits.detach', [ 'table', \&g_table, 1 ], [ 'kind', \&g_kind, 1 ]));
 		},
 		20 => sub {
-			sprintf('CREATE TRIGGER t%d %s %s ON public.%s FOR EACH %s EXECUTE FUNCTION fluxcredits.charge(%s);',
-				R(3), wpick(80 => 'BEFORE', 20 => 'AFTER'),
+			# 1.6's forms (AFTER ... REFERENCING NEW TABLE ... FOR EACH
+			# STATEMENT; BEFORE ... FOR EACH ROW filling a charge id) and others
+			my $when = wpick(50 => 'BEFORE', 50 => 'AFTER');
+			sprintf('CREATE TRIGGER t%d %s %s ON public.%s%s FOR EACH %s EXECUTE FUNCTION fluxcredits.charge(%s);',
+				R(3), $when,
 				wpick(80 => 'INSERT', 10 => 'INSERT OR UPDATE', 10 => 'DELETE'),
-				pick(@app_tables), wpick(85 => 'ROW', 15 => 'STATEMENT'), g_trigger_args());
+				pick(@app_tables),
+				($when eq 'AFTER' || chance(0.05)) && chance(0.6) ? ' REFERENCING NEW TABLE AS nt' : '',
+				wpick(55 => 'ROW', 45 => 'STATEMENT'), g_trigger_args());
 		},
 		15 => sub { sprintf('DROP TRIGGER IF EXISTS t%d ON public.%s;', R(3), pick(@app_tables)) },
 		5 => sub { pick('SELECT fluxcredits.charge();', 'SELECT * FROM fluxcredits.charge();') });
@@ -833,6 +1041,63 @@ sub block_attach_own
 		pick(scalar_stmt(c_consume('credits_consume')), scalar_stmt(c_topup()),
 			scalar_stmt(c_open()), scalar_stmt(c_refund()), s_app_insert()),
 		'ROLLBACK;');
+}
+
+# Upserts into app_uploads (compression) and app_captions (AI), both
+# charged by attach()'s trigger: several rows of up to three accounts,
+# their names from a small pool so that some conflict with rows already
+# there and with each other, with ON CONFLICT DO NOTHING, DO UPDATE or
+# none. Most are checked against the model (public.fuzz_upsert); the rest
+# are sent as the app sends them. Deletes make room for new rows.
+my @upsert_accounts = grep { /^fz-(?:Free|Tiny|Zero|Starter)-/ } @acc_setup;
+
+sub g_upsert_account
+{
+	return wpick(
+		55 => sub { pick(@upsert_accounts) },
+		30 => sub { pick(@acc_setup) },
+		10 => sub { pick(@acc_new) },
+		5  => sub { pick(undef, 'fz-unknown', '', 'x' x 257) });
+}
+
+sub s_upsert
+{
+	my $ai    = chance(0.4);
+	my $table = $ai ? 'app_captions' : 'app_uploads';
+	if (chance(0.12))
+	{
+		return pick("DELETE FROM public.$table WHERE name LIKE '_" . R(10) . "%';",
+			"DELETE FROM public.$table WHERE hits > 1;",
+			"DELETE FROM public.$table WHERE account = " . lit(pick(@upsert_accounts)) . ';',
+			"TRUNCATE public.$table;");
+	}
+	my $mode = wpick(50 => 'nothing', 35 => 'update', 15 => 'plain');
+	my @accs = map { g_upsert_account() } 1 .. 1 + R(3);
+	my (@names, @accounts, @images);
+	for (1 .. 1 + R(6))
+	{
+		push @names,    ($ai ? 'c' : 'u') . R(40);
+		push @accounts, pick(@accs);
+		push @images,   chance(0.2) ? undef : $ai ? 'img-' . R(12) : 'pic-' . R(20);
+	}
+	my $rows = join(', ',
+		map { '(' . join(', ', lit($names[$_]), lit($accounts[$_]), lit($images[$_])) . ')' }
+		  0 .. $#names);
+	my $source = chance(0.7) ? "VALUES $rows" : "SELECT v.n, v.a, v.i FROM (VALUES $rows) AS v(n, a, i)";
+	my $conflict =
+	    $mode eq 'plain' ? ''
+	  : $mode eq 'nothing' ? pick(' ON CONFLICT DO NOTHING', ' ON CONFLICT (name) DO NOTHING',
+		" ON CONFLICT ON CONSTRAINT ${table}_pkey DO NOTHING")
+	  : pick(' ON CONFLICT (name) DO UPDATE SET hits = t.hits + 1',
+		' ON CONFLICT (name) DO UPDATE SET image = excluded.image, hits = t.hits + 1',
+		' ON CONFLICT (name) DO UPDATE SET account = excluded.account, hits = t.hits + 1');
+	my $stmt = "INSERT INTO public.$table AS t (name, account, image) $source$conflict"
+	  . (chance(0.2) ? ' RETURNING name, hits' : '');
+	return "$stmt;" if chance(0.25);
+	my $array = sub { 'ARRAY[' . join(', ', map { lit($_) } @_) . ']::text[]' };
+	return sprintf('SELECT public.fuzz_upsert(%s, %s, %s, %s, %s, $fzu$%s$fzu$);',
+		lit($ai ? 'ai' : 'compression'), lit($mode), $array->(@names), $array->(@accounts),
+		$array->(@images), $stmt);
 }
 
 # One statement (a single line).
@@ -858,6 +1123,7 @@ sub statement
 		2  => \&s_session,
 		3  => \&s_do,
 		6  => \&s_app_insert,
+		5  => \&s_upsert,
 		2  => \&s_app_ddl,
 		2  => sub {
 			# several statements in one message
@@ -956,7 +1222,7 @@ sub batch
 my $dir      = $node->basedir;
 my $connstr  = $node->connstr('postgres');
 my $internal = qr/cache lookup failed|unexpected|SPI_|fluxcredits: /;
-my (%sqlstates, @internal, @timeouts, @bp_mismatch, @shrunk);
+my (%sqlstates, @internal, @timeouts, @bp_mismatch, @upsert_mismatch, @shrunk);
 my ($total_stmts, $total_errors, $batches, $kept, $crash) = (0, 0, 0, 0, undef);
 my ($ledger_rows, $ledger_prev) = (0, 0);
 my $t0 = time();
@@ -1021,6 +1287,11 @@ while (time() - $t0 < $seconds)
 		elsif ($l =~ /^psql:[^:]*:(\d+): WARNING:\s+\w{5}: (fuzz-bp-mismatch: .*)$/)
 		{
 			push @bp_mismatch, "line $1: $2\n  statement: " . $at_line->($1);
+			$keep = 1;
+		}
+		elsif ($l =~ /^psql:[^:]*:(\d+): WARNING:\s+\w{5}: (fuzz-upsert-mismatch: .*)$/)
+		{
+			push @upsert_mismatch, "line $1: $2\n  statement: " . $at_line->($1);
 			$keep = 1;
 		}
 		elsif ($l =~ /server closed the connection|connection to server .* lost|could not connect|terminated abnormally/)
@@ -1204,6 +1475,17 @@ my (undef, $bp_stats) = $node->psql('postgres', q{
 note('billing_period oracle: ' . ($bp_stats // '?'));
 is(scalar @bp_mismatch, 0, 'billing_period() agrees with its SQL definition on every fuzzed input');
 diag($_) for @bp_mismatch[ 0 .. ($#bp_mismatch < 20 ? $#bp_mismatch : 19) ];
+
+my (undef, $upsert_stats) = $node->psql('postgres', q{
+	SELECT format('%s charged, %s inserted nothing, %s refused (FC001), %s failed otherwise',
+	    (SELECT last_value - CASE WHEN is_called THEN 0 ELSE 1 END FROM fuzz_upsert_charged),
+	    (SELECT last_value - CASE WHEN is_called THEN 0 ELSE 1 END FROM fuzz_upsert_skipped),
+	    (SELECT last_value - CASE WHEN is_called THEN 0 ELSE 1 END FROM fuzz_upsert_refused),
+	    (SELECT last_value - CASE WHEN is_called THEN 0 ELSE 1 END FROM fuzz_upsert_failed))});
+note('upserts checked against the model: ' . ($upsert_stats // '?'));
+is(scalar @upsert_mismatch, 0,
+	'upserts charge exactly the rows they insert, and are refused whole when they do not fit');
+diag($_) for @upsert_mismatch[ 0 .. ($#upsert_mismatch < 20 ? $#upsert_mismatch : 19) ];
 
 $node->stop('fast', fail_ok => 1);
 done_testing();
