@@ -71,14 +71,22 @@ SELECT fluxcredits.credits_usage_json('maria@example.com', '2026-02-15 10:00+00'
 
 \echo
 \echo '== 7. The app charges inside its own transactions: an images table with the charge() trigger'
-CREATE TABLE images (id bigserial PRIMARY KEY, account_id text NOT NULL, name text NOT NULL, charge_id bigint);
-CREATE TRIGGER charge_compression BEFORE INSERT ON images FOR EACH ROW
+CREATE TABLE images (id bigserial PRIMARY KEY, account_id text NOT NULL, name text NOT NULL UNIQUE, charge_id bigint);
+-- The statement trigger charges the rows an INSERT inserted; the row
+-- trigger with the same arguments writes each row's charge id.
+CREATE TRIGGER charge_compression AFTER INSERT ON images REFERENCING NEW TABLE AS inserted
+    FOR EACH STATEMENT EXECUTE FUNCTION fluxcredits.charge('compression', 'account_id', 'name', '', 'charge_id');
+CREATE TRIGGER charge_compression_id BEFORE INSERT ON images FOR EACH ROW
     EXECUTE FUNCTION fluxcredits.charge('compression', 'account_id', 'name', '', 'charge_id');
 SELECT fluxcredits.credits_open_account('shop-7', 'Free', date_trunc('day', now()));
 \echo 'The dashboard listens for usage alerts (80% and 100% of a monthly limit):'
 LISTEN fluxcredits_alert;
+\echo 'One INSERT of 16 images: one limit check, 16 charges, 16 ledger rows.'
 INSERT INTO images (account_id, name) SELECT 'shop-7', 'product-' || g || '.jpg' FROM generate_series(1, 16) g;
-SELECT count(*) AS images, max(charge_id) AS last_charge FROM images;
+SELECT count(*) AS images, count(l.id) AS with_ledger_row FROM images i LEFT JOIN fluxcredits.ledger l ON l.id = i.charge_id;
+\echo 'The app retries an upload (ON CONFLICT DO NOTHING): the row is there already, nothing is charged.'
+INSERT INTO images (account_id, name) VALUES ('shop-7', 'product-1.jpg') ON CONFLICT (name) DO NOTHING;
+SELECT compressor_used, compressor_limit FROM fluxcredits.credits_usage('shop-7');
 \echo 'An upload past the limit is rejected with its row (SQLSTATE FC001), and nothing is charged:'
 \set ON_ERROR_STOP off
 INSERT INTO images (account_id, name) SELECT 'shop-7', 'bulk-' || g || '.jpg' FROM generate_series(1, 5) g;
