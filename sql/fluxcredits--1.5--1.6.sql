@@ -267,6 +267,27 @@ REVOKE ALL ON FUNCTION @extschema@._charge_partitions(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._charge_ddl() FROM PUBLIC;
 
 --------------------------------------------------------------------------
+-- pg_dump without warnings (1.6)
+--------------------------------------------------------------------------
+
+-- Up to 1.5 the install script revoked PUBLIC's USAGE on the row types of
+-- the extension's tables and views too; the initial privilege recorded for
+-- each made every pg_dump of the database print "warning: unsupported
+-- pg_init_privs entry" (pg_dump does not dump those types apart from their
+-- relation).  1.6 leaves them alone (nobody can use them without USAGE on
+-- the schema, which PUBLIC lacks); no GRANT or REVOKE gives a type back
+-- its default privileges and drops the recorded entry, so the catalog rows
+-- are reset to what a fresh 1.6 install has.
+UPDATE pg_catalog.pg_type ty SET typacl = NULL
+ WHERE ty.typnamespace = '@extschema@'::regnamespace
+   AND EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = ty.typrelid AND c.relkind <> 'c');
+DELETE FROM pg_catalog.pg_init_privs i
+ USING pg_catalog.pg_type ty
+ WHERE i.classoid = 'pg_catalog.pg_type'::pg_catalog.regclass AND i.objoid = ty.oid
+   AND ty.typnamespace = '@extschema@'::regnamespace
+   AND EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = ty.typrelid AND c.relkind <> 'c');
+
+--------------------------------------------------------------------------
 -- The 1.5 triggers, moved to the 1.6 form
 --------------------------------------------------------------------------
 

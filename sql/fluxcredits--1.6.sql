@@ -1523,10 +1523,16 @@ DO $$
 DECLARE
     t regtype;
 BEGIN
-    -- Array types follow their element type.
-    FOR t IN SELECT oid FROM pg_catalog.pg_type
-              WHERE typnamespace = '@extschema@'::regnamespace AND typcategory <> 'A'
-              ORDER BY oid
+    -- Array types follow their element type.  Not the row types of tables
+    -- and views: nobody can use them without USAGE on the schema, and
+    -- pg_dump, which does not dump them apart from their relation, warns
+    -- of an initial privilege recorded on one ("unsupported pg_init_privs
+    -- entry", up to 1.5).
+    FOR t IN SELECT ty.oid FROM pg_catalog.pg_type ty
+              WHERE ty.typnamespace = '@extschema@'::regnamespace AND ty.typcategory <> 'A'
+                AND NOT EXISTS (SELECT FROM pg_catalog.pg_class c
+                                 WHERE c.oid = ty.typrelid AND c.relkind <> 'c')
+              ORDER BY ty.oid
     LOOP
         EXECUTE pg_catalog.format('REVOKE ALL ON TYPE %s FROM PUBLIC', t);
     END LOOP;

@@ -12,7 +12,10 @@ SET datestyle = 'ISO, YMD';
 
 -- Every privilege PUBLIC holds on the schema and on every relation,
 -- sequence, function and type in it (a NULL acl is the built-in default,
--- which gives PUBLIC EXECUTE on functions and USAGE on types): none.
+-- which gives PUBLIC EXECUTE on functions and USAGE on types): none, but
+-- USAGE on the row types of tables and views, which keep their default
+-- (1.6: pg_dump warns of an initial privilege recorded on one), and which
+-- nobody can name without USAGE on the schema.
 SELECT 'schema' AS object, n.nspname::text AS name, a.privilege_type
   FROM pg_namespace n, aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a
  WHERE n.nspname = 'fluxcredits' AND a.grantee = 0
@@ -29,7 +32,14 @@ SELECT 'function', p.oid::regprocedure::text, a.privilege_type
 UNION ALL
 SELECT 'type', t.oid::regtype::text, a.privilege_type
   FROM pg_type t, aclexplode(coalesce(t.typacl, acldefault('T', t.typowner))) a
- WHERE t.typnamespace = 'fluxcredits'::regnamespace AND t.typcategory <> 'A' AND a.grantee = 0;
+ WHERE t.typnamespace = 'fluxcredits'::regnamespace AND t.typcategory <> 'A' AND a.grantee = 0
+   AND NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = t.typrelid AND c.relkind <> 'c');
+-- The row types: they are the relations', named only through the schema.
+SELECT t.oid::regtype AS row_type_of_a_relation, a.privilege_type
+  FROM pg_type t, aclexplode(coalesce(t.typacl, acldefault('T', t.typowner))) a
+ WHERE t.typnamespace = 'fluxcredits'::regnamespace AND a.grantee = 0
+   AND EXISTS (SELECT FROM pg_class c WHERE c.oid = t.typrelid AND c.relkind <> 'c')
+ ORDER BY t.oid::regtype::text COLLATE "C";
 
 -- Every SECURITY DEFINER function sets search_path = pg_catalog, pg_temp,
 -- and so does every function not written in C (the C ones without it run

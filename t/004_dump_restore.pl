@@ -147,12 +147,24 @@ like($want{$_}, qr/^[1-9]\d* rows /, "source: $_ has rows")
   for ('table accounts', 'table counters', 'table alerts_sent', 'app table images');
 
 my $dir = PostgreSQL::Test::Utils::tempdir;
-$node->command_ok(
+# A DBA's nightly backup job mails what pg_dump prints on stderr: nothing.
+$node->command_checks_all(
 	[ 'pg_dump', '-Fc', '-f', "$dir/src.dump", '-d', $node->connstr('src') ],
+	0, [qr/\A\z/], [qr/\A\z/],
 	'pg_dump, custom format');
-$node->command_ok(
+$node->command_checks_all(
 	[ 'pg_dump', '-Fp', '-f', "$dir/src.sql", '-d', $node->connstr('src') ],
+	0, [qr/\A\z/], [qr/\A\z/],
 	'pg_dump, plain format');
+# And a database that was created at 1.5 (whose row types had an initial
+# privilege recorded) and updated.
+$node->safe_psql('postgres', 'CREATE DATABASE updated');
+$node->safe_psql('updated',
+	q{CREATE EXTENSION fluxcredits VERSION '1.5'; ALTER EXTENSION fluxcredits UPDATE});
+$node->command_checks_all(
+	[ 'pg_dump', '-Fc', '-f', "$dir/updated.dump", '-d', $node->connstr('updated') ],
+	0, [qr/\A\z/], [qr/\A\z/],
+	'pg_dump of a database updated from 1.5');
 
 $node->safe_psql('postgres', 'CREATE DATABASE dst_custom');
 $node->command_ok(
