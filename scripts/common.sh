@@ -37,14 +37,18 @@ fc_missing_packages() {
     fc_pg_config_ok "${PG_CONFIG:-pg_config}" || fc_pg_config_ok "$FC_DEBIAN_PG_CONFIG" ||
         missing="$missing postgresql-$FC_PG_MAJOR postgresql-server-dev-$FC_PG_MAJOR"
     perl -MIPC::Run -e 1 >/dev/null 2>&1 || missing="$missing libipc-run-perl"
+    # the test suites also run a connection pooler (t/009_pgbouncer.pl)
+    if [ "${1:-}" = test ]; then
+        [ -x /usr/sbin/pgbouncer ] || missing="$missing pgbouncer"
+    fi
     command -v make >/dev/null 2>&1 || missing="$missing make"
     command -v gcc >/dev/null 2>&1 || missing="$missing gcc"
     echo "$missing"
 }
 
-fc_ensure_deps() {
+fc_ensure_deps() {    # fc_ensure_deps [test]
     local missing
-    missing=$(fc_missing_packages)
+    missing=$(fc_missing_packages "${1:-}")
     if [ -n "$missing" ]; then
         command -v apt-get >/dev/null 2>&1 ||
             fc_die "missing:$missing; install them (this script knows Debian's apt-get only)"
@@ -54,6 +58,15 @@ fc_ensure_deps() {
         # shellcheck disable=SC2086
         fc_sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing ||
             fc_die "apt-get install$missing failed"
+        # Debian starts the pgbouncer service it installs (on port 6432);
+        # the tests start their own, and nothing may be left running.
+        case " $missing " in
+            *" pgbouncer "*)
+                if command -v systemctl >/dev/null 2>&1; then
+                    fc_sudo systemctl disable --now pgbouncer >/dev/null 2>&1 || true
+                fi
+                fc_sudo service pgbouncer stop >/dev/null 2>&1 || true ;;
+        esac
     fi
     if fc_pg_config_ok "${PG_CONFIG:-pg_config}"; then
         PG_CONFIG=$(command -v "${PG_CONFIG:-pg_config}")

@@ -11,7 +11,7 @@
 
 . "$(dirname "$0")/common.sh"
 
-fc_ensure_deps
+fc_ensure_deps test
 fc_build_install
 
 WORK=$(fc_scratch_copy test)
@@ -23,6 +23,10 @@ fc_cleanup() {
     while IFS= read -r pidfile; do
         fc_as_runner "$FC_BINDIR/pg_ctl" stop -D "$(dirname "$pidfile")" -m immediate >/dev/null 2>&1 || true
     done < <(find "$WORK" -name postmaster.pid 2>/dev/null)
+    # and a pgbouncer of t/009_pgbouncer.pl's (its tempdir is under $WORK)
+    while IFS= read -r pidfile; do
+        kill "$(cat "$pidfile")" 2>/dev/null || true
+    done < <(find "$WORK" -name pgbouncer.pid 2>/dev/null)
     if [ -n "${FC_KEEP:-}" ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap fc_cleanup EXIT
