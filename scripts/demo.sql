@@ -1,10 +1,14 @@
 -- scripts/demo.sql: the product's story, with real calls (run by `make demo`).
--- The `at` argument is the test clock: it moves the story through time.
+-- The `at` argument is the test clock: it moves the story through time.  An
+-- app may date a write only from the account's anchor to a few minutes
+-- ahead of now; the story's dates are its own, so the demo (a superuser)
+-- lifts the upper bound for its session, as an app's test suite would.
 \set QUIET on
 \set ON_ERROR_STOP on
 SET timezone = 'UTC';
 SET datestyle = 'ISO, YMD';
 CREATE EXTENSION fluxcredits;
+SET fluxcredits.max_clock_skew = -1;
 \pset footer off
 
 \echo
@@ -92,6 +96,8 @@ SELECT compressor_used, compressor_limit FROM fluxcredits.credits_usage('shop-7'
 INSERT INTO images (account_id, name) SELECT 'shop-7', 'bulk-' || g || '.jpg' FROM generate_series(1, 5) g;
 \set ON_ERROR_STOP on
 SELECT compressor_used, compressor_limit FROM fluxcredits.credits_usage('shop-7');
+\echo 'A listener that missed the NOTIFY (disconnected, behind a pooler) reads the alerts view:'
+SELECT account, kind, threshold, used, "limit", period_end FROM fluxcredits.alerts WHERE account = 'shop-7';
 
 \echo
 \echo '== 8. A background job reserves 3 AI credits, then commits the 2 it used'

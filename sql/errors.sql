@@ -92,25 +92,43 @@ SELECT fluxcredits.credits_open_account('newco', 'Starter', '2100-01-01 00:00+00
 -- lies before the range of timestamp
 SELECT fluxcredits.credits_open_account('newco', 'Starter', '4714-11-24 00:00+00 BC', 'America/New_York');
 \echo :LAST_ERROR_SQLSTATE
--- time zones: the rule is what AT TIME ZONE accepts
+-- time zones: an account's zone is a name that pg_timezone_names lists,
+-- and not a leap-second zone (right/...), whatever AT TIME ZONE accepts
 SELECT fluxcredits.credits_open_account('newco', 'Starter', '2026-01-15 00:00+00', '');
 \echo :LAST_ERROR_SQLSTATE
 SELECT fluxcredits.credits_open_account('newco', 'Starter', '2026-01-15 00:00+00', 'Mars/Olympus');
 \echo :LAST_ERROR_SQLSTATE
 SELECT fluxcredits.credits_open_account('newco', 'Starter', '2026-01-15 00:00+00', repeat('x', 10000));
 \echo :LAST_ERROR_SQLSTATE
--- 'UTC+25' is a POSIX specification (25 hours west of UTC) and
--- 'posix/Europe/Paris' a file of the zone database: AT TIME ZONE accepts
--- both (billing_period too), but an account's zone must mean the same in
--- every session, so credits_open_account takes only Area/Location names and
--- UTC: not abbreviations (EST is -05 or +10 by timezone_abbreviations) or
--- POSIX specifications
+-- 'UTC+25' is a POSIX specification (25 hours west of UTC), 'GMT0/x' one
+-- too (a slash does not make a name), 'right/Europe/Paris' the leap-second
+-- zone (its local times are 27 s off): AT TIME ZONE accepts all three
+-- (billing_period too), pg_timezone_names lists none of them.
 SELECT '2026-01-15 00:00+00'::timestamptz AT TIME ZONE 'UTC+25' AS utc_plus_25,
-       '2026-01-15 00:00+00'::timestamptz AT TIME ZONE 'posix/Europe/Paris' AS posix_paris;
+       '2026-01-15 00:00+00'::timestamptz AT TIME ZONE 'GMT0/x' AS gmt0_x,
+       '2026-01-15 00:00+00'::timestamptz AT TIME ZONE 'right/Europe/Paris' AS right_paris;
+SELECT count(*) FROM pg_timezone_names
+ WHERE name IN ('UTC+25', 'GMT0/x', 'right/Europe/Paris', 'europe/paris');
 SELECT fluxcredits.credits_open_account('newco', 'Starter', '2026-01-15 00:00+00', 'UTC+25');
 \echo :LAST_ERROR_SQLSTATE
-SELECT fluxcredits.credits_open_account('newco', 'Starter', '2026-01-15 00:00+00', 'EST');
+SELECT fluxcredits.credits_open_account('newco', 'Starter', '2026-01-15 00:00+00', 'GMT0/x');
 \echo :LAST_ERROR_SQLSTATE
+SELECT fluxcredits.credits_open_account('newco', 'Starter', '2026-01-15 00:00+00', 'right/Europe/Paris');
+\echo :LAST_ERROR_SQLSTATE
+-- names are case-sensitive in pg_timezone_names
+SELECT fluxcredits.credits_open_account('newco', 'Starter', '2026-01-15 00:00+00', 'europe/paris');
+\echo :LAST_ERROR_SQLSTATE
+-- Listed names are accepted, with or without a slash.  'EST' is a zone of
+-- the database (-05:00 all year) and an abbreviation that
+-- timezone_abbreviations may define otherwise (Australia: +10:00): the
+-- account's periods read the zone, whatever the session's abbreviations.
+SELECT name, utc_offset FROM pg_timezone_names
+ WHERE name IN ('EST', 'posix/Europe/Paris') ORDER BY name;
+BEGIN;
+SET LOCAL timezone_abbreviations = 'Australia';
+SELECT fluxcredits.credits_open_account('newco', 'Starter', '2026-01-15 00:00-05', 'EST');
+SELECT period_start, period_end FROM fluxcredits.credits_usage('newco', '2026-02-01 12:00+00');
+ROLLBACK;
 BEGIN;
 SELECT fluxcredits.credits_open_account('newco', 'Starter', '2026-01-15 00:00+00', 'posix/Europe/Paris');
 SELECT period_start, period_end FROM fluxcredits.credits_usage('newco', '2026-02-01 12:00+00');
@@ -162,7 +180,9 @@ SELECT fluxcredits.credits_consume('acme', 'compression', 2147483648, at => '202
 -- an AI call with an image costs one credit, never more
 SELECT fluxcredits.credits_consume('acme', 'ai', 2, 'img-2', at => '2026-02-01 13:00+00');
 \echo :LAST_ERROR_SQLSTATE
--- at infinite, and at both ends of the range of timestamptz
+-- at infinite, and at both ends of the range of timestamptz (the start: before
+-- the anchor, 22023; the end: no period, 22008, as the tests set no upper
+-- bound: fluxcredits.max_clock_skew = -1)
 SELECT fluxcredits.credits_consume('acme', 'compression', 1, at => 'infinity');
 \echo :LAST_ERROR_SQLSTATE
 SELECT fluxcredits.credits_consume('acme', 'compression', 1, at => '-infinity');
@@ -171,7 +191,8 @@ SELECT fluxcredits.credits_consume('acme', 'compression', 1, at => '4714-11-24 0
 \echo :LAST_ERROR_SQLSTATE
 SELECT fluxcredits.credits_consume('acme', 'compression', 1, at => '294276-12-31 23:59:59.999999+00');
 \echo :LAST_ERROR_SQLSTATE
--- at in 4713 BC and in 294276 AD, inside the range: a period exists
+-- at in 4713 BC, inside the range, is still before the anchor (22023); in
+-- 294276 AD a period exists
 BEGIN;
 SELECT fluxcredits.credits_consume('acme', 'compression', 1, at => '4713-06-01 00:00+00 BC') > 0 AS charged;
 ROLLBACK;
@@ -269,7 +290,8 @@ SELECT fluxcredits.credits_topup('acme', 100, 'pay-2', 'infinity');
 \echo :LAST_ERROR_SQLSTATE
 SELECT fluxcredits.credits_topup('acme', 100, 'pay-2', '-infinity');
 \echo :LAST_ERROR_SQLSTATE
--- at at both ends of the range: a top-up has no period, it is accepted
+-- at at both ends of the range: a top-up has no period; its at must still be
+-- in the account's life (from the anchor on)
 BEGIN;
 SELECT fluxcredits.credits_topup('acme', 100, 'pay-2', '4714-11-24 00:00+00 BC') > 0 AS credited;
 ROLLBACK;

@@ -114,4 +114,26 @@ UPDATE fluxcredits.accounts SET has_reserved = true WHERE account = 'marks';
 SELECT compressor_used, compressor_reserved
   FROM fluxcredits.credits_usage('marks', '2026-01-10 00:00+00');
 SELECT * FROM fluxcredits.credits_check();
+
+-- credits_commit and credits_release take a held reservation's id and
+-- nothing else (FC009), writing nothing: not a charge's (credits_reserve
+-- returns one when a charge already covers the AI image), not a refund's,
+-- not an id that does not exist.
+SELECT fluxcredits.credits_open_account('ids', 'Starter', '2026-01-05 00:00+00');
+SELECT fluxcredits.credits_consume('ids', 'ai', image => 'cover.png', at => '2026-01-10 00:00+00') AS charge \gset
+SELECT fluxcredits.credits_reserve('ids', 'ai', image => 'cover.png', at => '2026-01-10 00:00+00') = :charge AS covered_by_the_charge;
+SELECT fluxcredits.credits_refund(:charge, '2026-01-10 00:01+00') AS refund \gset
+SELECT count(*) AS ledger_rows FROM fluxcredits.ledger WHERE account = 'ids';
+SELECT fluxcredits.credits_commit(:charge, at => '2026-01-10 00:02+00');
+\echo :LAST_ERROR_SQLSTATE
+SELECT fluxcredits.credits_release(:charge, '2026-01-10 00:02+00');
+\echo :LAST_ERROR_SQLSTATE
+SELECT fluxcredits.credits_commit(:refund, at => '2026-01-10 00:02+00');
+\echo :LAST_ERROR_SQLSTATE
+SELECT fluxcredits.credits_release(:refund, '2026-01-10 00:02+00');
+\echo :LAST_ERROR_SQLSTATE
+SELECT fluxcredits.credits_commit(999999, at => '2026-01-10 00:02+00');
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) AS ledger_rows FROM fluxcredits.ledger WHERE account = 'ids';
+SELECT * FROM fluxcredits.credits_check();
 DROP EXTENSION fluxcredits;

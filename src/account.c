@@ -155,9 +155,11 @@ typedef struct PlanCacheEntry
 	char		name[NAMEDATALEN * 2];
 	ItemPointerData tid;
 	TransactionId xmin;
+	int			natts;			/* plans' columns when read (a column added) */
 	bool		compression_unlimited;
 	int64		compression_limit;
 	int64		ai_monthly;
+	FcThresholds alert_thresholds;
 } PlanCacheEntry;
 
 static PlanCacheEntry plan_cache[FC_PLAN_CACHE_SIZE];
@@ -167,9 +169,11 @@ static void
 plan_load(FcAccount *acc, const char *account, Snapshot snapshot)
 {
 	static const char *const plan_columns[] = {
-		"name", "compression_limit", "ai_monthly"
+		"name", "compression_limit", "ai_monthly",
+		"alert_thresholds"		/* 1.7 */
 	};
-	static FcColumns pcols = {.n = lengthof(plan_columns), .names = plan_columns};
+	static FcColumns pcols = {.n = lengthof(plan_columns), .names = plan_columns,
+	.noptional = 1};
 	static const Oid texteq[1] = {F_TEXTEQ};
 	Relation	rel = fc_table_open("plans", AccessShareLock);
 	Oid			relid = RelationGetRelid(rel);
@@ -188,7 +192,9 @@ plan_load(FcAccount *acc, const char *account, Snapshot snapshot)
 		bool		valid;
 
 		e = &plan_cache[i];
-		if (e->relid != relid || pcols.relid != relid || strcmp(e->name, acc->plan) != 0)
+		if (e->relid != relid || pcols.relid != relid ||
+			e->natts != RelationGetNumberOfAttributes(rel) ||
+			pcols.natts != e->natts || strcmp(e->name, acc->plan) != 0)
 			continue;
 		t.t_self = e->tid;
 		/*
@@ -214,6 +220,7 @@ plan_load(FcAccount *acc, const char *account, Snapshot snapshot)
 			acc->compression_unlimited = e->compression_unlimited;
 			acc->compression_limit = e->compression_limit;
 			acc->ai_monthly = e->ai_monthly;
+			acc->alert_thresholds = e->alert_thresholds;
 			table_close(rel, NoLock);
 			return;
 		}
@@ -232,6 +239,16 @@ plan_load(FcAccount *acc, const char *account, Snapshot snapshot)
 	acc->compression_unlimited = isnull;
 	acc->compression_limit = isnull ? 0 : DatumGetInt32(d);
 	acc->ai_monthly = DatumGetInt32(fc_scan_attr(&scan, pcols.attnos[2], &isnull));
+	if (pcols.attnos[3] == InvalidAttrNumber)
+		fc_thresholds_default(&acc->alert_thresholds);
+	else
+	{
+		d = fc_scan_attr(&scan, pcols.attnos[3], &isnull);
+		if (isnull)				/* NOT NULL from the first script that has it */
+			fc_thresholds_default(&acc->alert_thresholds);
+		else
+			fc_thresholds_of_plan(d, &acc->alert_thresholds);
+	}
 	if (cacheable)
 	{
 		e = &plan_cache[plan_cache_next];
@@ -240,9 +257,11 @@ plan_load(FcAccount *acc, const char *account, Snapshot snapshot)
 		strlcpy(e->name, acc->plan, sizeof(e->name));
 		e->tid = tuple->t_self;
 		e->xmin = HeapTupleHeaderGetXmin(tuple->t_data);
+		e->natts = RelationGetNumberOfAttributes(scan.heap);
 		e->compression_unlimited = acc->compression_unlimited;
 		e->compression_limit = acc->compression_limit;
 		e->ai_monthly = acc->ai_monthly;
+		e->alert_thresholds = acc->alert_thresholds;
 	}
 	fc_scan_end(&scan);
 }
@@ -333,7 +352,8 @@ fc_account_may_hold(const FcAccount *acc)
  * took effect starts then, never earlier.  Charges (for_write) dated before
  * it are refused; a read before it gets the new anchor's period cut at the
  * change, so that one account's odd dates never break a read of all
- * accounts (the usage view).
+ * accounts (the usage view).  The account's zone is read as a zone of the
+ * time zone database, never as an abbreviation (fc_account_billing_period).
  */
 void
 fc_account_period(const FcAccount *acc, TimestampTz at, bool for_write,
@@ -346,7 +366,7 @@ fc_account_period(const FcAccount *acc, TimestampTz at, bool for_write,
 						fc_timestamp_str(at)),
 				 errdetail("The anchor took effect at %s; it does not describe earlier times.",
 						   fc_timestamp_str(acc->anchor_since))));
-	fc_billing_period(acc->anchor, at, acc->tz, start, end);
+	fc_account_billing_period(acc->anchor, at, acc->tz, start, end);
 	if (acc->has_anchor_since)
 	{
 		if (at < acc->anchor_since)
@@ -378,11 +398,26 @@ fc_check_text_sql(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* _check_time_zone(tz): 22023 unless tz is a time zone AT TIME ZONE accepts. */
+/*
+ * _check_time_zone(tz) up to 1.6: 22023 unless tz is a time zone AT TIME
+ * ZONE accepts (credits_open_account then asked for a slash or UTC).
+ */
 PG_FUNCTION_INFO_V1(fc_check_time_zone_sql);
 Datum
 fc_check_time_zone_sql(PG_FUNCTION_ARGS)
 {
 	fc_check_time_zone(fc_arg_text(fcinfo, 0, "tz", 255, true));
+	PG_RETURN_VOID();
+}
+
+/*
+ * _check_time_zone(tz) since 1.7: 22023 unless tz may be an account's time
+ * zone, a name pg_timezone_names lists that is not a leap-second zone.
+ */
+PG_FUNCTION_INFO_V1(fc_check_time_zone_sql_1_7);
+Datum
+fc_check_time_zone_sql_1_7(PG_FUNCTION_ARGS)
+{
+	fc_check_account_time_zone(fc_arg_text(fcinfo, 0, "tz", 255, true));
 	PG_RETURN_VOID();
 }

@@ -48,6 +48,13 @@
  * start_k <= at < start_(k+1)).  A period whose start or end, or a local time
  * on the way, falls outside the timestamp range raises 22008 as well.
  *
+ * Accounts (1.7): an account's zone is a name that pg_timezone_names lists
+ * (fc_check_account_time_zone), and its periods read it as that zone of the
+ * time zone database, never as an abbreviation (fc_account_billing_period):
+ * a few names, such as EST and CET, are abbreviations too, whose meaning
+ * the session's timezone_abbreviations decides.  For the other names, UTC
+ * and every name with a slash, both readings are the same zone.
+ *
  * IDENTIFICATION
  *	  src/billing_period.c
  *
@@ -65,6 +72,7 @@
 #include "utils/datetime.h"
 #include "utils/guc.h"
 #include "utils/guc_tables.h"
+#include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/rangetypes.h"
 #include "utils/timestamp.h"
@@ -84,6 +92,7 @@ typedef struct FcZone
 {
 	bool		valid;
 	uint64		generation;		/* changes whenever the entry is refilled */
+	bool		as_zone;		/* resolved as a zone name only (accounts) */
 	FcZoneKind	kind;
 	int			offset;			/* FIXED: seconds east of UTC */
 	pg_tz	   *tzp;			/* DYNAMIC, FULL: zone data (never freed) */
@@ -111,8 +120,8 @@ static int	fc_zone_next = 0;	/* next entry to replace */
 static uint64 fc_zone_generation = 0;
 static FcAnchor fc_anchor_cache;
 
-static const FcZone *fc_zone_lookup(const char *name, int len);
-static void fc_zone_resolve(FcZone *zone, const char *name, int len);
+static const FcZone *fc_zone_lookup(const char *name, int len, bool as_zone);
+static void fc_zone_resolve(FcZone *zone, const char *name, int len, bool as_zone);
 static const FcAnchor *fc_anchor_local(const FcZone *zone, TimestampTz anchor);
 static TimestampTz fc_period_start(const FcZone *zone, const FcAnchor *a,
 								   int64 k);
@@ -140,13 +149,21 @@ fc_out_of_range(void)
  * same, such as "EST"), then pg_tzset(), which also accepts POSIX-style
  * specifications.  name[0..len) is already truncated as text_to_cstring_buffer
  * would truncate it; it need not be NUL-terminated.
+ *
+ * With as_zone, for an account's zone (a name pg_timezone_names lists, see
+ * fc_check_account_time_zone), the name is the zone database's and nothing
+ * else: no abbreviation is looked up, as the session's
+ * timezone_abbreviations decides those ("EST" is -05:00 or +10:00, "CET" a
+ * fixed +01:00 where the zone CET has summer time).  A zone of one fixed
+ * offset (UTC, Etc/GMT-14) is kept as that offset, which gives the same
+ * periods with less work.
  */
 static void
-fc_zone_resolve(FcZone *zone, const char *name, int len)
+fc_zone_resolve(FcZone *zone, const char *name, int len, bool as_zone)
 {
 	char		tzname[TZ_STRLEN_MAX + 1];
 	char	   *lowzone;
-	int			type,
+	int			type = UNKNOWN_FIELD,
 				val;
 	pg_tz	   *tzp;
 
@@ -156,10 +173,13 @@ fc_zone_resolve(FcZone *zone, const char *name, int len)
 
 	zone->valid = false;
 
-	/* DecodeTimezoneAbbrev requires lowercase input */
-	lowzone = downcase_truncate_identifier(tzname, strlen(tzname), false);
-	type = DecodeTimezoneAbbrev(0, lowzone, &val, &tzp);
-	pfree(lowzone);
+	if (!as_zone)
+	{
+		/* DecodeTimezoneAbbrev requires lowercase input */
+		lowzone = downcase_truncate_identifier(tzname, strlen(tzname), false);
+		type = DecodeTimezoneAbbrev(0, lowzone, &val, &tzp);
+		pfree(lowzone);
+	}
 
 	if (type == TZ || type == DTZ)
 	{
@@ -175,19 +195,31 @@ fc_zone_resolve(FcZone *zone, const char *name, int len)
 	}
 	else
 	{
+		long		gmtoff;
+
 		tzp = pg_tzset(tzname);
 		if (tzp == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("time zone \"%s\" not recognized", tzname),
 					 errhint("Use a name from pg_timezone_names, an abbreviation from pg_timezone_abbrevs, or a POSIX time zone specification.")));
-		zone->kind = FC_ZONE_FULL;
-		zone->offset = 0;
-		zone->tzp = tzp;
+		if (as_zone && pg_get_timezone_offset(tzp, &gmtoff))
+		{
+			zone->kind = FC_ZONE_FIXED;
+			zone->offset = (int) gmtoff;
+			zone->tzp = NULL;
+		}
+		else
+		{
+			zone->kind = FC_ZONE_FULL;
+			zone->offset = 0;
+			zone->tzp = tzp;
+		}
 	}
 
 	memcpy(zone->name, tzname, len + 1);
 	zone->namelen = len;
+	zone->as_zone = as_zone;
 	zone->generation = ++fc_zone_generation;
 	zone->valid = true;
 }
@@ -195,10 +227,10 @@ fc_zone_resolve(FcZone *zone, const char *name, int len)
 /*
  * The resolved zone for name[0..len), from the cache when it was resolved
  * under the current timezone_abbreviations.  Truncates the name as AT TIME
- * ZONE does.
+ * ZONE does.  as_zone: see fc_zone_resolve.
  */
 static const FcZone *
-fc_zone_lookup(const char *name, int len)
+fc_zone_lookup(const char *name, int len, bool as_zone)
 {
 	static char **abbrevs_var = NULL;	/* the setting's variable */
 	static const char *abbrevs_ptr = NULL;	/* its string ... */
@@ -242,13 +274,14 @@ fc_zone_lookup(const char *name, int len)
 		len = pg_mbcliplen(name, len, TZ_STRLEN_MAX);
 
 	zone = &fc_zone_cache[fc_zone_last];
-	if (zone->valid && zone->namelen == len && memcmp(zone->name, name, len) == 0)
+	if (zone->valid && zone->as_zone == as_zone && zone->namelen == len &&
+		memcmp(zone->name, name, len) == 0)
 		return zone;
 
 	for (i = 0; i < FC_ZONE_CACHE_SIZE; i++)
 	{
 		zone = &fc_zone_cache[i];
-		if (zone->valid && zone->namelen == len &&
+		if (zone->valid && zone->as_zone == as_zone && zone->namelen == len &&
 			memcmp(zone->name, name, len) == 0)
 		{
 			fc_zone_last = i;
@@ -257,7 +290,7 @@ fc_zone_lookup(const char *name, int len)
 	}
 
 	zone = &fc_zone_cache[fc_zone_next];
-	fc_zone_resolve(zone, name, len);
+	fc_zone_resolve(zone, name, len, as_zone);
 	fc_zone_last = fc_zone_next;
 	fc_zone_next = (fc_zone_next + 1) % FC_ZONE_CACHE_SIZE;
 	return zone;
@@ -504,7 +537,97 @@ fc_check_time_zone(const char *tz)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("time zone must not be null")));
-	(void) fc_zone_lookup(tz, strlen(tz));
+	(void) fc_zone_lookup(tz, strlen(tz), false);
+}
+
+/*
+ * The names pg_timezone_names lists, read once per backend: a hash table of
+ * them, in TopMemoryContext.  pg_timezone_names() walks the zone database
+ * with pg_tzenumerate_next(), which leaves out zones that count leap
+ * seconds (pg_tz_acceptable: the right/ zones), and skips a zone whose
+ * conversion of now() fails or whose abbreviation is absurdly long; so does
+ * this.  The walk loads every zone file (30 to 100 ms); a table of names
+ * makes every later check a lookup.
+ */
+static HTAB *fc_listed_zones = NULL;
+
+static bool
+fc_zone_is_listed(const char *tz)
+{
+	char		key[TZ_STRLEN_MAX + 1];
+
+	if (fc_listed_zones == NULL)
+	{
+		HASHCTL		ctl;
+		HTAB	   *names;
+		pg_tzenum  *tzenum;
+		pg_tz	   *tzp;
+
+		ctl.keysize = TZ_STRLEN_MAX + 1;
+		ctl.entrysize = TZ_STRLEN_MAX + 1;
+		ctl.hcxt = TopMemoryContext;
+		names = hash_create("fluxcredits zone names", 2048, &ctl,
+							HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+		PG_TRY();
+		{
+			tzenum = pg_tzenumerate_start();
+			while ((tzp = pg_tzenumerate_next(tzenum)) != NULL)
+			{
+				struct pg_tm tm;
+				fsec_t		fsec;
+				const char *tzn;
+				int			tzoff;
+
+				/* pg_timezone_names()'s own two filters */
+				if (timestamp2tm(GetCurrentTransactionStartTimestamp(), &tzoff, &tm,
+								 &fsec, &tzn, tzp) != 0)
+					continue;
+				if (tzn && strlen(tzn) > 31)
+					continue;
+				strlcpy(key, pg_get_timezone_name(tzp), sizeof(key));
+				(void) hash_search(names, key, HASH_ENTER, NULL);
+			}
+			pg_tzenumerate_end(tzenum);
+		}
+		PG_CATCH();
+		{
+			hash_destroy(names);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+		fc_listed_zones = names;
+	}
+	if (strlen(tz) > TZ_STRLEN_MAX)
+		return false;
+	strlcpy(key, tz, sizeof(key));
+	return hash_search(fc_listed_zones, key, HASH_FIND, NULL) != NULL;
+}
+
+/*
+ * Raise SQLSTATE 22023 unless tz may be an account's time zone: a name that
+ * pg_timezone_names lists (exactly so: names are case-sensitive there), and
+ * not a leap-second zone (right/...).  Such a name means one zone of the
+ * zone database in every session, which fc_account_billing_period() reads
+ * it as; abbreviations and POSIX specifications are not names of it.
+ */
+void
+fc_check_account_time_zone(const char *tz)
+{
+	bool		leap;
+
+	if (tz == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("time zone must not be null")));
+	leap = strncmp(tz, "right/", 6) == 0;
+	if (leap || !fc_zone_is_listed(tz))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("time zone \"%s\" cannot be an account's time zone", tz),
+				 errdetail("An account's time zone must be a name that pg_timezone_names lists, and not a leap-second zone (right/...)."),
+				 leap ?
+				 errhint("Leap-second zones count seconds that timestamptz does not; use the name without \"right/\".") :
+				 errhint("Names are case-sensitive; abbreviations and POSIX time zone specifications are not names.  Pick one from pg_timezone_names, such as Europe/Paris or UTC.")));
 }
 
 /*
@@ -521,7 +644,29 @@ fc_billing_period(TimestampTz anchor, TimestampTz at, const char *tz,
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("time zone must not be null")));
-	zone = fc_zone_lookup(tz, strlen(tz));
+	zone = fc_zone_lookup(tz, strlen(tz), false);
+	fc_period_containing(zone, anchor, at, start, end);
+}
+
+/*
+ * The billing period [*start, *end) of an account that contains at: as
+ * fc_billing_period(), with tz read as the name of a zone of the time zone
+ * database, never as an abbreviation (see fc_zone_resolve).  For every zone
+ * an account could have before 1.7 (UTC, and names with a slash, which no
+ * abbreviation has) the periods are the same.
+ */
+void
+fc_account_billing_period(TimestampTz anchor, TimestampTz at, const char *tz,
+						  TimestampTz *start, TimestampTz *end)
+{
+	const FcZone *zone;
+
+	fc_check_finite(anchor, at);
+	if (tz == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("time zone must not be null")));
+	zone = fc_zone_lookup(tz, strlen(tz), true);
 	fc_period_containing(zone, anchor, at, start, end);
 }
 
@@ -587,7 +732,7 @@ fc_billing_period_sql(PG_FUNCTION_ARGS)
 				end;
 
 	fc_check_finite(anchor, at);
-	zone = fc_zone_lookup(VARDATA_ANY(tz), VARSIZE_ANY_EXHDR(tz));
+	zone = fc_zone_lookup(VARDATA_ANY(tz), VARSIZE_ANY_EXHDR(tz), false);
 	fc_period_containing(zone, anchor, at, &start, &end);
 
 	PG_RETURN_RANGE_P(fc_make_tstzrange(start, end));

@@ -17,6 +17,12 @@
 extern void fc_check_time_zone(const char *tz);
 
 /*
+ * Raise SQLSTATE 22023 unless tz may be an account's time zone: a name that
+ * pg_timezone_names lists, and not a leap-second zone (right/...).
+ */
+extern void fc_check_account_time_zone(const char *tz);
+
+/*
  * The billing period [*start, *end) that contains at, for an account anchored
  * at anchor in time zone tz.  Exactly
  *	 start_k = ((anchor AT TIME ZONE tz) + k * interval '1 month') AT TIME ZONE tz
@@ -26,5 +32,12 @@ extern void fc_check_time_zone(const char *tz);
  */
 extern void fc_billing_period(TimestampTz anchor, TimestampTz at, const char *tz,
 							  TimestampTz *start, TimestampTz *end);
+
+/*
+ * The same for an account: tz is read as the name of a zone of the time zone
+ * database, never as an abbreviation of the session's timezone_abbreviations.
+ */
+extern void fc_account_billing_period(TimestampTz anchor, TimestampTz at, const char *tz,
+									  TimestampTz *start, TimestampTz *end);
 
 #endif							/* FLUXCREDITS_BILLING_PERIOD_H */

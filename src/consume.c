@@ -39,8 +39,13 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+/*
+ * The arguments of credits_consume, credits_try_consume and _hold.  bounded:
+ * the call came through the 1.7 definitions, which bound at to the
+ * account's life (writer_checks.c); the earlier ones did not.
+ */
 static void
-consume_args(FunctionCallInfo fcinfo, FcCharge *a)
+consume_args(FunctionCallInfo fcinfo, FcCharge *a, bool bounded)
 {
 	memset(a, 0, sizeof(*a));
 	a->account = fc_arg_text(fcinfo, 0, "account", FC_MAX_ACCOUNT_LEN, true);
@@ -55,6 +60,7 @@ consume_args(FunctionCallInfo fcinfo, FcCharge *a)
 	a->key = fc_arg_text(fcinfo, 4, "idempotency_key", FC_MAX_KEY_LEN, false);
 	a->at = fc_arg_at(fcinfo, 5);
 	a->hold = false;
+	a->bounded = bounded;
 	fc_check_charge(a);
 }
 
@@ -928,7 +934,8 @@ fc_count(const FcCharge *a, const FcAccount *acc, TimestampTz start, TimestampTz
 		}
 	}
 	if (limit > 0 && *monthly > 0)
-		fc_alert_after_charge(a->account, a->kind, start, end, total, limit);
+		fc_alert_after_charge(a->account, a->kind, start, end, total, limit,
+							  &acc->alert_thresholds);
 	return true;
 }
 
@@ -956,14 +963,14 @@ fc_consume(const FcCharge *req, bool raise)
 				topup;
 
 	/* before anything is locked (the slot lock below is not SQL's FOR UPDATE) */
-	if (XactReadOnly)
-		ereport(ERROR,
-				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
-				 errmsg("cannot charge credits in a read-only transaction")));
+	fc_check_writable("charge credits");
 
 	fc_safe_path_push();
 	SPI_connect();
 	fc_account_load(a.account, GetTransactionSnapshot(), &acc);
+	if (a.bounded)
+		fc_check_clock(a.account, acc.anchor,
+					   acc.has_anchor_since ? &acc.anchor_since : NULL, a.at);
 	fc_account_period(&acc, a.at, true, &start, &end);
 
 	if (a.key != NULL)
@@ -1003,37 +1010,56 @@ done:
 }
 
 /* credits_consume(account, kind, amount, image, idempotency_key, at) */
-PG_FUNCTION_INFO_V1(fc_credits_consume);
-Datum
-fc_credits_consume(PG_FUNCTION_ARGS)
+static Datum
+credits_consume(FunctionCallInfo fcinfo, bool bounded)
 {
 	FcCharge	a;
 
-	consume_args(fcinfo, &a);
+	consume_args(fcinfo, &a, bounded);
 	PG_RETURN_INT64(fc_consume(&a, true));
 }
 
 /* _hold(...): credits_consume recording a reservation's hold */
-PG_FUNCTION_INFO_V1(fc_hold);
-Datum
-fc_hold(PG_FUNCTION_ARGS)
+static Datum
+hold(FunctionCallInfo fcinfo, bool bounded)
 {
 	FcCharge	a;
 
-	consume_args(fcinfo, &a);
+	consume_args(fcinfo, &a, bounded);
 	a.hold = true;
 	PG_RETURN_INT64(fc_consume(&a, true));
 }
 
 /* credits_try_consume(...): false instead of the "not enough credits" error */
+static Datum
+credits_try_consume(FunctionCallInfo fcinfo, bool bounded)
+{
+	FcCharge	a;
+
+	consume_args(fcinfo, &a, bounded);
+	PG_RETURN_BOOL(fc_consume(&a, false) >= 0);
+}
+
+/* The three under the names of their 1.0 and 1.1 definitions. */
+PG_FUNCTION_INFO_V1(fc_credits_consume);
+Datum
+fc_credits_consume(PG_FUNCTION_ARGS)
+{
+	return credits_consume(fcinfo, false);
+}
+
+PG_FUNCTION_INFO_V1(fc_hold);
+Datum
+fc_hold(PG_FUNCTION_ARGS)
+{
+	return hold(fcinfo, false);
+}
+
 PG_FUNCTION_INFO_V1(fc_credits_try_consume);
 Datum
 fc_credits_try_consume(PG_FUNCTION_ARGS)
 {
-	FcCharge	a;
-
-	consume_args(fcinfo, &a);
-	PG_RETURN_BOOL(fc_consume(&a, false) >= 0);
+	return credits_try_consume(fcinfo, false);
 }
 
 /*
@@ -1099,21 +1125,48 @@ PG_FUNCTION_INFO_V1(fc_credits_consume_1_6);
 Datum
 fc_credits_consume_1_6(PG_FUNCTION_ARGS)
 {
-	return fc_credits_consume(fcinfo);
+	return credits_consume(fcinfo, false);
 }
 
 PG_FUNCTION_INFO_V1(fc_credits_try_consume_1_6);
 Datum
 fc_credits_try_consume_1_6(PG_FUNCTION_ARGS)
 {
-	return fc_credits_try_consume(fcinfo);
+	return credits_try_consume(fcinfo, false);
 }
 
 PG_FUNCTION_INFO_V1(fc_hold_1_6);
 Datum
 fc_hold_1_6(PG_FUNCTION_ARGS)
 {
-	return fc_hold(fcinfo);
+	return hold(fcinfo, false);
+}
+
+/*
+ * And under the names the 1.7 definitions use: only under these is at
+ * bounded to the account's life (writer_checks.c), so a database keeps the
+ * clock its version had until it is updated, and a session still running
+ * the 1.6 library after the update finds no function of these names.
+ */
+PG_FUNCTION_INFO_V1(fc_credits_consume_1_7);
+Datum
+fc_credits_consume_1_7(PG_FUNCTION_ARGS)
+{
+	return credits_consume(fcinfo, true);
+}
+
+PG_FUNCTION_INFO_V1(fc_credits_try_consume_1_7);
+Datum
+fc_credits_try_consume_1_7(PG_FUNCTION_ARGS)
+{
+	return credits_try_consume(fcinfo, true);
+}
+
+PG_FUNCTION_INFO_V1(fc_hold_1_7);
+Datum
+fc_hold_1_7(PG_FUNCTION_ARGS)
+{
+	return hold(fcinfo, true);
 }
 
 /* Module set-up: the fluxcredits.counter_slots setting. */

@@ -6,7 +6,8 @@
  *	  consume.c (charging), trigger.c (the charge() trigger), alerts.c
  *	  (usage alerts), locks.c (advisory locks), account_lock.c (the
  *	  account's lock for writers that need every slot), usage.c
- *	  (read-out), relscan.c (index reads), spi_plans.c (SPI plans).
+ *	  (read-out), relscan.c (index reads), spi_plans.c (SPI plans),
+ *	  writer_checks.c (what writers check first: read-only, the clock).
  *
  *-------------------------------------------------------------------------
  */
@@ -41,5 +42,6 @@ _PG_init(void)
 {
 	fc_consume_init();
 	fc_alerts_init();
+	fc_writer_checks_init();
 	MarkGUCPrefixReserved("fluxcredits");
 }

@@ -71,6 +71,8 @@ typedef struct FcCharge
 	bool		hold;			/* a reservation's hold, not a charge */
 	int64		id;				/* the ledger id to write; 0: the next one */
 	bool		batch;			/* the rows of one statement (messages) */
+	bool		bounded;		/* at must lie in the account's life (1.7,
+								 * writer_checks.c) */
 } FcCharge;
 
 /* May an account have held reservations (FcAccount.holds)? */
@@ -80,6 +82,16 @@ typedef enum FcHolds
 	FC_HOLDS_MAYBE,				/* it has reserved */
 	FC_HOLDS_UNKNOWN			/* scripts before 1.5: accounts.has_reserved missing */
 } FcHolds;
+
+/*
+ * A plan's usage alert thresholds: bit p (of 1..100) is set when an alert
+ * fires at p percent of a monthly limit.
+ */
+typedef struct FcThresholds
+{
+	uint64		bits[2];
+	bool		of_plan;		/* the plan's own (1.7); false: 80 and 100 */
+} FcThresholds;
 
 /* An account with its plan, as read by fc_account_load(). */
 typedef struct FcAccount
@@ -94,6 +106,7 @@ typedef struct FcAccount
 	bool		compression_unlimited;
 	int64		compression_limit;
 	int64		ai_monthly;
+	FcThresholds alert_thresholds;
 	/* with fc_account_load_row(): a copy of the row read, for an update */
 	HeapTuple	row;
 	AttrNumber	topup_balance_attno;
@@ -119,7 +132,10 @@ extern bool fc_account_may_hold(const FcAccount *acc);
 extern void fc_alerts_init(void);
 extern void fc_alert_after_charge(const char *account, FcKind kind,
 								  TimestampTz start, TimestampTz end,
-								  int64 used, int64 limit);
+								  int64 used, int64 limit,
+								  const FcThresholds *thresholds);
+extern void fc_thresholds_of_plan(Datum d, FcThresholds *t);
+extern void fc_thresholds_default(FcThresholds *t);
 
 /* account_lock.c */
 typedef struct FcSlotSet
@@ -177,6 +193,7 @@ typedef struct FcColumns
 	const char *const *names;	/* the columns a scan reads, keys first */
 	int			noptional;		/* the last ones may be missing */
 	Oid			relid;			/* cache: attnos are of this relation */
+	int			natts;			/* ... when it had this many columns */
 	AttrNumber	attnos[FC_SCAN_MAX_COLUMNS];
 } FcColumns;
 
@@ -193,6 +210,13 @@ extern HeapTuple fc_scan_next(FcScan *s);
 extern void fc_scan_end(FcScan *s);
 extern Relation fc_table_open(const char *relname, LOCKMODE lockmode);
 extern bool fc_index_never_used(const char *index);
+
+/* writer_checks.c */
+extern int	fc_max_clock_skew;
+extern void fc_check_writable(const char *action);
+extern void fc_check_clock(const char *account, TimestampTz anchor,
+						   const TimestampTz *anchor_since, TimestampTz at);
+extern void fc_writer_checks_init(void);
 
 /* write.c */
 typedef struct FcLedgerRow

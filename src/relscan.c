@@ -175,16 +175,17 @@ fc_index_never_used(const char *index)
 }
 
 /*
- * Column numbers of cols->names in rel, cached per relation OID.  The last
- * cols->noptional columns may be missing (a column a later extension script
- * adds): their number is then InvalidAttrNumber.
+ * Column numbers of cols->names in rel, cached per relation OID and number
+ * of columns.  The last cols->noptional columns may be missing (a column a
+ * later extension script adds): their number is then InvalidAttrNumber,
+ * until the script has run (ALTER TABLE ... ADD COLUMN: one column more).
  */
 static void
 fc_columns(FcColumns *cols, Relation rel)
 {
 	Oid			relid = RelationGetRelid(rel);
 
-	if (cols->relid == relid)
+	if (cols->relid == relid && cols->natts == RelationGetNumberOfAttributes(rel))
 		return;
 	Assert(cols->n <= FC_SCAN_MAX_COLUMNS && cols->noptional <= cols->n);
 	for (int i = 0; i < cols->n; i++)
@@ -195,6 +196,7 @@ fc_columns(FcColumns *cols, Relation rel)
 				 cols->names[i], RelationGetRelationName(rel));
 	}
 	cols->relid = relid;
+	cols->natts = RelationGetNumberOfAttributes(rel);
 }
 
 /*

@@ -96,6 +96,7 @@ typedef struct ChargeTrigger
 	ChargeColumn key;
 	AttrNumber	charge_col;		/* 0: not given */
 	bool		id_step;		/* the BEFORE ROW trigger filling charge_col */
+	bool		bounded;		/* at must lie in the account's life (1.7) */
 } ChargeTrigger;
 
 /* The trigger's argument n as a column number of the table; 0 when skipped. */
@@ -459,7 +460,8 @@ write_row(const ChargeRow *r, FcKind kind, TimestampTz at, TimestampTz start,
  * top-up balance (as one charge of that many credits would draw them).
  */
 static void
-charge_account_rows(FcKind kind, ChargeRow *rows, int n, TimestampTz at)
+charge_account_rows(FcKind kind, ChargeRow *rows, int n, TimestampTz at,
+					bool bounded)
 {
 	FcCharge	req = {0};
 	FcAccount	acc;
@@ -473,6 +475,9 @@ charge_account_rows(FcKind kind, ChargeRow *rows, int n, TimestampTz at)
 
 	CommandCounterIncrement();
 	fc_account_load(rows[0].account, GetTransactionSnapshot(), &acc);
+	if (bounded)
+		fc_check_clock(rows[0].account, acc.anchor,
+					   acc.has_anchor_since ? &acc.anchor_since : NULL, at);
 	fc_account_period(&acc, at, true, &start, &end);
 
 	if (kind == FC_KIND_AI)
@@ -606,10 +611,7 @@ charge_statement(TriggerData *trigdata, const ChargeTrigger *ct)
 				 errhint("Create that trigger, or leave the charge id column out.")));
 
 	/* before anything is locked, as credits_consume */
-	if (XactReadOnly)
-		ereport(ERROR,
-				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
-				 errmsg("cannot charge credits in a read-only transaction")));
+	fc_check_writable("charge credits");
 
 	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
 	tuplestore_rescan(store);
@@ -682,11 +684,12 @@ charge_statement(TriggerData *trigdata, const ChargeTrigger *ct)
 			req.key = rows[i].key;
 			req.at = at;
 			req.id = rows[i].id;
+			req.bounded = ct->bounded;
 			fc_check_charge(&req);
 			(void) fc_consume(&req, true);
 		}
 		if (nplain > 0)
-			charge_account_rows(ct->kind, &rows[first], nplain, at);
+			charge_account_rows(ct->kind, &rows[first], nplain, at, ct->bounded);
 		first = end;
 	}
 	SPI_finish();
@@ -706,9 +709,12 @@ charge_id_step(TriggerData *trigdata, const ChargeTrigger *ct)
 									 &col, &value, &isnull);
 }
 
-/* charge(): the trigger charging one credit per inserted row */
+/*
+ * charge(): the trigger charging one credit per inserted row.  bounded: as
+ * 1.7 defines it, at (now()) must lie in the account's life.
+ */
 static Datum
-charge_trigger(FunctionCallInfo fcinfo)
+charge_trigger(FunctionCallInfo fcinfo, bool bounded)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	ChargeTrigger ct;
@@ -719,6 +725,7 @@ charge_trigger(FunctionCallInfo fcinfo)
 				 errmsg("fluxcredits.charge() must be called as a trigger"),
 				 errhint("Create it with fluxcredits.attach(), or with CREATE TRIGGER ... AFTER INSERT ... REFERENCING NEW TABLE ... FOR EACH STATEMENT.")));
 	charge_trigger_read(trigdata->tg_trigger, trigdata->tg_relation, true, &ct);
+	ct.bounded = bounded;
 	if (ct.id_step)
 		return PointerGetDatum(charge_id_step(trigdata, &ct));
 	charge_statement(trigdata, &ct);
@@ -730,7 +737,15 @@ PG_FUNCTION_INFO_V1(fc_charge_trigger_1_6);
 Datum
 fc_charge_trigger_1_6(PG_FUNCTION_ARGS)
 {
-	return charge_trigger(fcinfo);
+	return charge_trigger(fcinfo, false);
+}
+
+/* charge() as 1.7 defines it */
+PG_FUNCTION_INFO_V1(fc_charge_trigger_1_7);
+Datum
+fc_charge_trigger_1_7(PG_FUNCTION_ARGS)
+{
+	return charge_trigger(fcinfo, true);
 }
 
 /*
@@ -797,7 +812,7 @@ charge_trigger_1_5(FunctionCallInfo fcinfo)
 		TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) &&
 		TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
 		return charge_row_1_5(fcinfo);
-	return charge_trigger(fcinfo);
+	return charge_trigger(fcinfo, false);
 }
 
 /* charge() under the name of its 1.0 and 1.1 definitions. */

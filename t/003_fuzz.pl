@@ -64,6 +64,9 @@ log_statement = none
 log_min_messages = log
 log_min_error_statement = panic
 statement_timeout = '20s'
+# the fuzz dates writes anywhere: no upper bound on at (the lower one, the
+# account's anchor, stays)
+fluxcredits.max_clock_skew = -1
 });
 $node->start;
 
@@ -230,8 +233,8 @@ my @acc_new   = map { "fz-new-$_" } 1 .. 40;
 		--  - the statement is refused whole (FC001) if and only if one of
 		--    its accounts lacks the credits its inserted rows need, as
 		--    credits_usage() tells them just before.
-		-- An account that cannot be charged at all (unknown, NULL, a new
-		-- anchor that takes effect after now()) makes the statement fail,
+		-- An account that cannot be charged at all (unknown, NULL, an anchor
+		-- or a new anchor that takes effect after now()) makes the statement fail,
 		-- with any error; so does a read-only transaction (25006).
 		CREATE FUNCTION public.fuzz_upsert(kind text, mode text, names text[],
 		                                   accounts text[], images text[], stmt text)
@@ -286,9 +289,11 @@ my @acc_new   = map { "fz-new-$_" } 1 .. 40;
 		                barred := true;
 		                CONTINUE;
 		            END;
-		            -- a read may come before a new anchor took effect, a charge not
+		            -- a read may come before the anchor (or a new anchor's
+		            -- taking effect), a charge not
 		            IF EXISTS (SELECT FROM fluxcredits.accounts x
-		                        WHERE x.account = a AND x.anchor_since > now()) THEN
+		                        WHERE x.account = a
+		                          AND coalesce(x.anchor_since, x.anchor) > now()) THEN
 		                barred := true;
 		                CONTINUE;
 		            END IF;
@@ -1371,8 +1376,8 @@ SKIP:
 		    (SELECT count(*) FROM fluxcredits.counters))
 		  FROM fluxcredits.ledger});
 	note($stats);
-	note('accounts on which now() is before the anchor took effect: '
-		  . $q->('SELECT count(*) FROM fluxcredits.accounts WHERE anchor_since > now()'));
+	note('accounts on which now() is before the anchor (or a new one) took effect: '
+		  . $q->('SELECT count(*) FROM fluxcredits.accounts WHERE coalesce(anchor_since, anchor) > now()'));
 
 	my $check = $q->('SELECT count(*) FROM fluxcredits.credits_check()');
 	is($check, '0', 'credits_check() finds every counter and balance equal to the ledger');

@@ -28,16 +28,19 @@ $node->safe_psql('src', q{
 	SET timezone = 'UTC';
 	CREATE EXTENSION fluxcredits;
 
-	-- Plans: a seeded one changed by a DBA, and an added one.
-	UPDATE fluxcredits.plans SET compression_limit = 25 WHERE name = 'Free';
-	INSERT INTO fluxcredits.plans VALUES ('Team', 500, 2000);
+	-- Plans: seeded ones changed by a DBA (limits, alert thresholds), and
+	-- an added one.
+	UPDATE fluxcredits.plans SET compression_limit = 25, alert_thresholds = '{50,90,100}'
+	 WHERE name = 'Free';
+	UPDATE fluxcredits.plans SET alert_thresholds = '{}' WHERE name = 'Agency';
+	INSERT INTO fluxcredits.plans VALUES ('Team', 500, 2000, '{75}');
 
 	SELECT fluxcredits.credits_open_account('free-1', 'Free', '2026-01-15 10:00+00');
 	SELECT fluxcredits.credits_open_account('starter-1', 'Starter', '2026-01-31 08:00+00', 'Europe/Paris');
 	SELECT fluxcredits.credits_open_account('team-1', 'Team', '2026-02-01 00:00+00', 'America/New_York');
 	SELECT fluxcredits.credits_open_account('pro-1', 'Pro', '2026-01-01 00:00+00');
 
-	-- Compression up to the changed Free limit: alerts at 80% and 100%.
+	-- Compression up to the changed Free limit: alerts at 50%, 90% and 100%.
 	SELECT fluxcredits.credits_consume('free-1', 'compression', 25, at => '2026-02-01 00:00+00');
 	-- AI with images (dedupe), keys, a top-up and a split charge, a refund.
 	SELECT fluxcredits.credits_consume('starter-1', 'ai', image => 'img-' || i,
@@ -49,7 +52,7 @@ $node->safe_psql('src', q{
 	SELECT fluxcredits.credits_refund(id, '2026-02-12 00:00+00')
 	  FROM fluxcredits.ledger WHERE idempotency_key = 'key-3';
 	SELECT fluxcredits.credits_consume('starter-1', 'compression', 3, at => d)
-	  FROM generate_series('2026-01-01'::timestamptz, '2026-06-01', '9 days') d;
+	  FROM generate_series('2026-02-01'::timestamptz, '2026-06-01', '9 days') d;
 	-- A new anchor.
 	SELECT fluxcredits.credits_consume('team-1', 'ai', 1900, at => '2026-02-05 00:00+00');
 	SELECT fluxcredits.credits_set_plan('team-1', 'Pro', '2026-02-20 00:00+00', '2026-02-20 00:00+00');
