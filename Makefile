@@ -3,16 +3,24 @@
 # The two commands a user runs:
 #   make demo    set up, build, install, start a throwaway cluster, walk the story
 #   make test    set up, build, install, run every suite on throwaway clusters
-# Both install what is missing (scripts/setup.sh) before building.
+# Both install what is missing (scripts/common.sh) before building.
 
 EXTENSION  = fluxcredits
 MODULE_big = fluxcredits
 OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
-DATA       = $(sort $(wildcard sql/fluxcredits--*.sql))
+# The install script of the newest version is built from the rule files of
+# sql/src/, in name order (one file a concern); every other script in sql/
+# is a released one that never changes: the full script of 1.0, from which
+# any older version can still be created, and the update chain.
+EXTVERSION := $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" fluxcredits.control)
+DATA_built = sql/fluxcredits--$(EXTVERSION).sql
+DATA       = $(filter-out $(DATA_built),$(sort $(wildcard sql/fluxcredits--*.sql)))
 PGFILEDESC = "fluxcredits - usage-credit metering"
 
-# One name per sql/NAME.sql (regress) and specs/NAME.spec (isolation); a
-# regress test and a spec may not share a name.
+# The tests live under test/, as contrib's and pgvector's do: one name per
+# test/sql/NAME.sql (regress) and test/specs/NAME.spec (isolation), their
+# outputs in test/expected/ (a regress test and a spec may not share a
+# name), and the TAP suites in test/t/.
 REGRESS    = billing_period billing_period_sqldef consume_compression consume_ai topups \
              idempotency refund plan_change usage ledger triggers alerts \
              reservations slots direct_writes privileges dba_views drop_extension errors clock read_only \
@@ -21,9 +29,10 @@ ISOLATION  = race_last_credit race_exact_path race_reserve_mark race_topup_split
              race_rollback race_hot_account race_alerts race_reservations race_new_index \
              race_bulk_insert
 TAP_TESTS  = 1
+PROVE_TESTS ?= test/t/*.pl
 
-REGRESS_OPTS    = --temp-config=$(srcdir)/scripts/test.conf
-ISOLATION_OPTS  = --temp-config=$(srcdir)/scripts/test.conf
+REGRESS_OPTS    = --inputdir=$(srcdir)/test --temp-config=$(srcdir)/scripts/test.conf
+ISOLATION_OPTS  = --inputdir=$(srcdir)/test --temp-config=$(srcdir)/scripts/test.conf
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
@@ -54,6 +63,9 @@ all install installcheck:
 	@exit 1
 else
 include $(PGXS)
+
+sql/fluxcredits--$(EXTVERSION).sql: $(sort $(wildcard sql/src/*.sql)) fluxcredits.control
+	cat $(sort $(wildcard sql/src/*.sql)) > $@
 
 # PGXS tracks no header dependencies: an object built against an older
 # struct layout in a header would run with it (a stack overflow, seen).

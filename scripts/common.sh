@@ -37,7 +37,7 @@ fc_missing_packages() {
     fc_pg_config_ok "${PG_CONFIG:-pg_config}" || fc_pg_config_ok "$FC_DEBIAN_PG_CONFIG" ||
         missing="$missing postgresql-$FC_PG_MAJOR postgresql-server-dev-$FC_PG_MAJOR"
     perl -MIPC::Run -e 1 >/dev/null 2>&1 || missing="$missing libipc-run-perl"
-    # the test suites also run a connection pooler (t/009_pgbouncer.pl)
+    # the test suites also run a connection pooler (test/t/009_pgbouncer.pl)
     if [ "${1:-}" = test ]; then
         [ -x /usr/sbin/pgbouncer ] || missing="$missing pgbouncer"
     fi

@@ -23,7 +23,7 @@ fc_cleanup() {
     while IFS= read -r pidfile; do
         fc_as_runner "$FC_BINDIR/pg_ctl" stop -D "$(dirname "$pidfile")" -m immediate >/dev/null 2>&1 || true
     done < <(find "$WORK" -name postmaster.pid 2>/dev/null)
-    # and a pgbouncer of t/009_pgbouncer.pl's (its tempdir is under $WORK)
+    # and a pgbouncer of test/t/009_pgbouncer.pl's (its tempdir is under $WORK)
     while IFS= read -r pidfile; do
         kill "$(cat "$pidfile")" 2>/dev/null || true
     done < <(find "$WORK" -name pgbouncer.pid 2>/dev/null)
@@ -77,7 +77,7 @@ count_tap() {
     local log="$WORK/tap.log" p f rc
     rc=$(cat "$WORK/tap.rc")
     # each TAP file, then its assertions (their names carry the run's figures)
-    grep -E '^t/.*\.pl \.+|^(not )?ok [0-9]+ - ' "$log" | sed -e 's/^t/    t/' -e 's/^\(not \)\{0,1\}ok/      &/'
+    grep -E '^test/t/.*\.pl \.+|^(not )?ok [0-9]+ - ' "$log" | sed -e 's|^test/t/|    test/t/|' -e 's/^\(not \)\{0,1\}ok/      &/'
     p=$(grep -cE '^ok [0-9]+' "$log")
     f=$(grep -E '^not ok [0-9]+' "$log" | grep -vc '# TODO')
     if [ "$rc" -ne 0 ]; then

@@ -12,7 +12,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $root = "$FindBin::RealBin/..";
+my $root = "$FindBin::RealBin/../..";
 my @scripts = map { s{.*/}{}r } glob("$root/sql/fluxcredits--*.sql");
 my %next;
 my @bases;

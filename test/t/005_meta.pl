@@ -11,7 +11,7 @@ use FindBin;
 use JSON::PP;
 use Test::More;
 
-my $root = "$FindBin::RealBin/..";
+my $root = "$FindBin::RealBin/../..";
 
 sub slurp
 {
