@@ -7,10 +7,10 @@
 -- its kind's billing period, by equality only.  A btree descends from its
 -- root, which every backend pins and locks, comparing text on each level; a
 -- hash index finds the entries in one bucket page and shares no page
--- between lookups (its metapage is cached in each backend).  Measured under
--- 16 clients: the read-out 99-106 -> 66-75 us of CPU a call.  The primary
--- keys stay: they enforce uniqueness (hash indexes cannot), and the
--- extension's SQL and a DBA's queries may use them.
+-- between lookups (its metapage is cached in each backend), so busy
+-- clients do not queue on one root page (docs/performance.md has the
+-- measurements).  The primary keys stay: they enforce uniqueness (hash
+-- indexes cannot), and the extension's SQL and a DBA's queries may use them.
 
 -- The value counters_account_period indexes: a 64-bit hash of the
 -- account's bytes seeded with the period start (hash indexes have one
