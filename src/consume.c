@@ -1117,7 +1117,7 @@ fc_hold_1_3(PG_FUNCTION_ARGS)
 /*
  * And under the names the 1.6 definitions use.  1.6 takes an AI image's
  * lock under a shared lock on all the account's images of the period,
- * which a statement of the charge() trigger takes whole (locks.c); a
+ * which a statement of the charge() trigger takes whole (advisory_locks.c); a
  * session that loaded an earlier library before the update would charge
  * an image without it, so it finds no function of these names instead.
  */

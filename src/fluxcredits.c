@@ -4,7 +4,7 @@
  *	  Module entry point.  Each concern lives in its own file:
  *	  billing_period.c (periods), account.c (arguments, accounts),
  *	  consume.c (charging), trigger.c (the charge() trigger), alerts.c
- *	  (usage alerts), locks.c (advisory locks), account_lock.c (the
+ *	  (usage alerts), advisory_locks.c (advisory locks), under_account.c (the
  *	  account's lock for writers that need every slot), usage.c
  *	  (read-out), relscan.c (index reads), spi_plans.c (SPI plans),
  *	  writer_checks.c (what writers check first: read-only, the clock).

@@ -5,9 +5,9 @@
  *	  SQLSTATEs, argument checks, the account record and SPI helpers.
  *
  * Locking rules (every writer takes them in this order):
- *	1. advisory locks (locks.c): the account's idempotency key, then the
- *	   account's AI image in the period; a waiting call re-reads the ledger
- *	   once the first call has committed or rolled back;
+ *	1. advisory locks (advisory_locks.c): the account's idempotency key,
+ *	   then the account's AI image in the period; a waiting call re-reads
+ *	   the ledger once the first call has committed or rolled back;
  *	2. the account's row in fluxcredits.accounts, FOR NO KEY UPDATE, by every
  *	   writer but the fast path: top-ups, refunds, plan changes, the exact
  *	   path (consume.c, charge_slow) and a charge creating a counter slot;
@@ -137,7 +137,7 @@ extern void fc_alert_after_charge(const char *account, FcKind kind,
 extern void fc_thresholds_of_plan(Datum d, FcThresholds *t);
 extern void fc_thresholds_default(FcThresholds *t);
 
-/* account_lock.c */
+/* under_account.c */
 typedef struct FcSlotSet
 {
 	const char *account;
@@ -150,7 +150,7 @@ extern void fc_under_account(const FcSlotSet *set, void (*work) (void *arg), voi
 extern bool fc_lock_newest(Relation rel, ItemPointer tid, Snapshot snapshot,
 						   struct TupleTableSlot *ts, LockTupleMode mode);
 
-/* locks.c */
+/* advisory_locks.c */
 extern void fc_lock_key(const char *account, const char *key);
 extern void fc_lock_image(const char *account, const char *image,
 						  TimestampTz period_start);

@@ -23,10 +23,10 @@
  * key one by one (as credits_consume would), then the others as one charge
  * per account and kind (one limit check, one counter update) and one ledger
  * row per charged image.  AI rows are deduplicated by image within the
- * statement and against the period's earlier charges, under one lock on all
- * the account's images of the period (locks.c).  A statement whose charges
- * do not fit raises the "not enough credits" error (FC001), which undoes the
- * whole statement.
+ * statement and against the period's earlier charges, under one lock on
+ * all the account's images of the period (advisory_locks.c).  A statement
+ * whose charges do not fit raises the "not enough credits" error (FC001),
+ * which undoes the whole statement.
  *
  * An AFTER trigger cannot change the rows, so a charge id column is filled
  * by a second, BEFORE INSERT FOR EACH ROW, trigger with the same arguments:

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * locks.c
+ * advisory_locks.c
  *	  Transaction-level advisory locks that serialise the calls that must
  *	  see each other: the calls of one account with one idempotency key, and
  *	  the AI charges and refunds of one image in one billing period.

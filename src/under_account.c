@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * account_lock.c
+ * under_account.c
  *	  The account's lock for the writers that need every counter slot of a
  *	  period (the exact path of a charge, refunds, the resolution of a
  *	  reservation, plan changes), taken so that it is never held while
