@@ -394,49 +394,51 @@ count_fast(const FcCharge *a, TimestampTz start, int64 *total, int *nslots)
  * slot when every other one is busy: created (or counted on) under the
  * account's row lock, which the caller (charge_exact) holds, the same lock a
  * plan change takes, so the plan read here is the one in force.  A limited
- * kind's first slot is
- * slot 0 with the whole limit as its cap, made only when the period has no
- * slot at all (an unlimited kind's slots stay when a plan change limits it);
- * otherwise, or when the amount does not fit, nothing happens and false
- * sends the charge down the exact path.  (The plan's limit is read with a
- * subquery, not with _plan_limit(): a SQL function with a SET clause is parsed
- * and planned again on every call, which was a quarter of a first charge's
- * time.)
+ * kind's first slot is slot 0 with the whole limit as its cap, made only
+ * when the period has no slot at all (an unlimited kind's slots stay when a
+ * plan change limits it); otherwise, or when the amount does not fit,
+ * nothing happens and false sends the charge down the exact path.  The
+ * limit is fc_kind_limit()'s, of the account read under that lock, as
+ * the statement would read it.
  */
 static bool
 charge_first_slot(const FcCharge *a, TimestampTz start, TimestampTz end)
 {
 	static SPIPlanPtr plan = NULL;
-	static const Oid types[6] = {TEXTOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID,
-	INT8OID, INT2OID};
-	Datum		values[6];
+	static const Oid types[7] = {TEXTOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID,
+	INT8OID, INT2OID, INT8OID};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	FcAccount	acc;
+	int64		lim;
 
+	/* this transaction's own changes, as a new statement sees them */
+	CommandCounterIncrement();
+	fc_account_load(a->account, GetTransactionSnapshot(), &acc);
+	if (!fc_kind_limit(&acc, a->kind, &lim))
+		nulls[6] = 'n';
 	values[0] = CStringGetTextDatum(a->account);
 	values[1] = TimestampTzGetDatum(start);
 	values[2] = CStringGetTextDatum(fc_kind_name(a->kind));
 	values[3] = TimestampTzGetDatum(end);
 	values[4] = Int64GetDatum(a->amount);
 	values[5] = Int16GetDatum((int16) (MyProcPid % fc_counter_slots));
+	values[6] = Int64GetDatum(lim);
 	if (SPI_execute_plan(fc_plan(&plan,
-								 "WITH acc AS ("
-								 "  SELECT (SELECT CASE $3::fluxcredits.credit_kind WHEN 'compression'"
-								 "                 THEN p.compression_limit ELSE p.ai_monthly END::bigint"
-								 "            FROM fluxcredits.plans p WHERE p.name = a.plan) AS lim"
-								 "    FROM fluxcredits.accounts a WHERE a.account = $1)"
-								 " INSERT INTO fluxcredits.counters AS c"
-								 "        (account, kind, period_start, slot, period_end, used, cap)"
+								 "INSERT INTO fluxcredits.counters AS c"
+								 "       (account, kind, period_start, slot, period_end, used, cap)"
 								 " SELECT $1, $3::fluxcredits.credit_kind, $2,"
-								 "        CASE WHEN acc.lim IS NULL THEN $6 ELSE 0 END, $4, $5, acc.lim"
-								 "   FROM acc WHERE acc.lim IS NULL"
-								 "      OR ($5 <= acc.lim AND NOT EXISTS ("
-								 "          SELECT FROM fluxcredits.counters x"
-								 "           WHERE x.account = $1 AND x.period_start = $2"
-								 "             AND x.kind = $3::fluxcredits.credit_kind))"
+								 "        CASE WHEN $7::bigint IS NULL THEN $6 ELSE 0 END, $4, $5, $7"
+								 "  WHERE $7::bigint IS NULL"
+								 "     OR ($5 <= $7 AND NOT EXISTS ("
+								 "         SELECT FROM fluxcredits.counters x"
+								 "          WHERE x.account = $1 AND x.period_start = $2"
+								 "            AND x.kind = $3::fluxcredits.credit_kind))"
 								 " ON CONFLICT (account, period_start, kind, slot) DO UPDATE"
 								 "   SET used = c.used + excluded.used"
 								 " WHERE c.cap IS NULL AND excluded.cap IS NULL",
-								 6, types),
-						 values, NULL, false, 0) != SPI_OK_INSERT)
+								 7, types),
+						 values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "fluxcredits: counter insert failed");
 	return SPI_processed == 1;
 }
@@ -716,8 +718,7 @@ charge_slow(const FcCharge *a, TimestampTz start, TimestampTz end,
 		CommandCounterIncrement();
 		fc_account_load_row(a->account, GetTransactionSnapshot(), &acc);
 	}
-	*lim = a->kind == FC_KIND_AI ? acc.ai_monthly :
-		acc.compression_unlimited ? -1 : acc.compression_limit;
+	(void) fc_kind_limit(&acc, a->kind, lim);
 	*balance = acc.topup_balance;
 
 	n = lock_period_slots(a, start, &slots);
@@ -903,8 +904,7 @@ fc_count(const FcCharge *a, const FcAccount *acc, TimestampTz start, TimestampTz
 	int			nslots = 0;
 
 	/* The plan's monthly limit of this kind, as read; -1: unlimited. */
-	limit = a->kind == FC_KIND_AI ? acc->ai_monthly :
-		acc->compression_unlimited ? -1 : acc->compression_limit;
+	(void) fc_kind_limit(acc, a->kind, &limit);
 	*monthly = a->amount;
 	*topup = 0;
 	if (!count_fast(a, start, &total, &nslots))

@@ -112,7 +112,7 @@ typedef struct FcAccount
 	AttrNumber	topup_balance_attno;
 } FcAccount;
 
-/* account.c */
+/* args.c */
 extern char *fc_check_identifier(char *value, const char *name, int maxlen,
 								 bool required);
 extern char *fc_arg_text(FunctionCallInfo fcinfo, int argno, const char *name,
@@ -122,11 +122,14 @@ extern FcKind fc_arg_kind(FunctionCallInfo fcinfo, int argno);
 extern const char *fc_kind_name(FcKind kind);
 extern FcKind fc_kind_of(Datum d, Oid typid);
 extern char *fc_timestamp_str(TimestampTz t);
+
+/* account.c */
 extern void fc_account_load(const char *account, Snapshot snapshot, FcAccount *acc);
 extern void fc_account_load_row(const char *account, Snapshot snapshot, FcAccount *acc);
 extern void fc_account_period(const FcAccount *acc, TimestampTz at, bool for_write,
 							  TimestampTz *start, TimestampTz *end);
 extern bool fc_account_may_hold(const FcAccount *acc);
+extern bool fc_kind_limit(const FcAccount *acc, FcKind kind, int64 *limit);
 
 /* alerts.c */
 extern void fc_alerts_init(void);

@@ -68,7 +68,10 @@ fc_credits_usage(PG_FUNCTION_ARGS)
 				ai_topup_used = 0,
 				ai_reserved = 0,
 				topup_balance,
+				compression_limit,
+				ai_limit,
 				ai_monthly_left;
+	bool		compression_limited;
 	Snapshot	snapshot;
 	FcScan		scan;
 	HeapTuple	tuple;
@@ -162,18 +165,20 @@ fc_credits_usage(PG_FUNCTION_ARGS)
 no_holds:
 	UnregisterSnapshot(snapshot);
 
-	ai_monthly_left = Max(acc.ai_monthly - ai_used, 0);
+	compression_limited = fc_kind_limit(&acc, FC_KIND_COMPRESSION, &compression_limit);
+	(void) fc_kind_limit(&acc, FC_KIND_AI, &ai_limit);	/* the monthly allocation */
+	ai_monthly_left = Max(ai_limit - ai_used, 0);
 	memset(nulls, false, sizeof(nulls));
 	values[U_PLAN] = CStringGetTextDatum(acc.plan);
 	values[U_COMPRESSOR_USED] = Int64GetDatum(compression_used);
-	values[U_COMPRESSOR_LIMIT] = Int64GetDatum(acc.compression_limit);
-	nulls[U_COMPRESSOR_LIMIT] = acc.compression_unlimited;
+	values[U_COMPRESSOR_LIMIT] = Int64GetDatum(compression_limit);
+	nulls[U_COMPRESSOR_LIMIT] = !compression_limited;
 	values[U_IA_CREDITS_USED] = Int64GetDatum(ai_used + ai_topup_used);
-	values[U_IA_CREDITS_MONTHLY] = Int64GetDatum(acc.ai_monthly);
+	values[U_IA_CREDITS_MONTHLY] = Int64GetDatum(ai_limit);
 	values[U_IA_TOPUP_CREDITS] = Int64GetDatum(topup_balance);
 	values[U_IA_CREDITS_REMAINING] = Int64GetDatum(ai_monthly_left + topup_balance);
-	values[U_CAN_COMPRESS] = BoolGetDatum(acc.compression_unlimited ||
-										  compression_used < acc.compression_limit);
+	values[U_CAN_COMPRESS] = BoolGetDatum(!compression_limited ||
+										  compression_used < compression_limit);
 	values[U_CAN_USE_IA] = BoolGetDatum(ai_monthly_left + topup_balance > 0);
 	values[U_PERIOD_START] = TimestampTzGetDatum(start);
 	values[U_PERIOD_END] = TimestampTzGetDatum(end);
