@@ -109,23 +109,20 @@ exact_first_slot(const FcCharge *a, TimestampTz start, TimestampTz end)
 	values[4] = Int64GetDatum(a->amount);
 	values[5] = Int16GetDatum((int16) (MyProcPid % counter_slots));
 	values[6] = Int64GetDatum(lim);
-	if (SPI_execute_plan(fc_plan(&plan,
-								 "INSERT INTO fluxcredits.counters AS c"
-								 "       (account, kind, period_start, slot, period_end, used, cap)"
-								 " SELECT $1, $3::fluxcredits.credit_kind, $2,"
-								 "        CASE WHEN $7::bigint IS NULL THEN $6 ELSE 0 END, $4, $5, $7"
-								 "  WHERE $7::bigint IS NULL"
-								 "     OR ($5 <= $7 AND NOT EXISTS ("
-								 "         SELECT FROM fluxcredits.counters x"
-								 "          WHERE x.account = $1 AND x.period_start = $2"
-								 "            AND x.kind = $3::fluxcredits.credit_kind))"
-								 " ON CONFLICT (account, period_start, kind, slot) DO UPDATE"
-								 "   SET used = c.used + excluded.used"
-								 " WHERE c.cap IS NULL AND excluded.cap IS NULL",
-								 7, types),
-						 values, nulls, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "fluxcredits: counter insert failed");
-	return SPI_processed == 1;
+	return fc_execute(&plan,
+					  "INSERT INTO fluxcredits.counters AS c"
+					  "       (account, kind, period_start, slot, period_end, used, cap)"
+					  " SELECT $1, $3::fluxcredits.credit_kind, $2,"
+					  "        CASE WHEN $7::bigint IS NULL THEN $6 ELSE 0 END, $4, $5, $7"
+					  "  WHERE $7::bigint IS NULL"
+					  "     OR ($5 <= $7 AND NOT EXISTS ("
+					  "         SELECT FROM fluxcredits.counters x"
+					  "          WHERE x.account = $1 AND x.period_start = $2"
+					  "            AND x.kind = $3::fluxcredits.credit_kind))"
+					  " ON CONFLICT (account, period_start, kind, slot) DO UPDATE"
+					  "   SET used = c.used + excluded.used"
+					  " WHERE c.cap IS NULL AND excluded.cap IS NULL",
+					  7, types, values, nulls, 0, SPI_OK_INSERT, "counter insert") == 1;
 }
 
 /* A counter slot of the period, locked by the exact path, as locked. */
@@ -288,13 +285,25 @@ release_expired(const FcCharge *a, const FcAccount *acc)
 	values[0] = CStringGetTextDatum(a->account);
 	values[1] = TimestampTzGetDatum(a->at);
 	values[2] = CStringGetTextDatum(acc->plan);
-	if (SPI_execute_plan(fc_plan(&spi_plan,
-								 "SELECT fluxcredits._release_expired($1, $2, $3)::bigint",
-								 3, types),
-						 values, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+	if (fc_execute(&spi_plan, "SELECT fluxcredits._release_expired($1, $2, $3)::bigint",
+				   3, types, values, NULL, 1, SPI_OK_SELECT,
+				   "release of expired holds") != 1)
 		elog(ERROR, "fluxcredits: release of expired holds failed");
 	fc_get_int64(1, &n);
 	return n > 0;
+}
+
+/*
+ * The first SPI arguments of the statements on the charge's slots of the
+ * period below: $1 account, $2 kind, $3 period start, $4 period end.
+ */
+static void
+period_values(const FcCharge *a, TimestampTz start, TimestampTz end, Datum *values)
+{
+	values[0] = CStringGetTextDatum(a->account);
+	values[1] = CStringGetTextDatum(fc_kind_name(a->kind));
+	values[2] = TimestampTzGetDatum(start);
+	values[3] = TimestampTzGetDatum(end);
 }
 
 /* The period's first slot, slot 0, with the charge on it (the exact path's). */
@@ -307,19 +316,14 @@ insert_slot_sql(const FcCharge *a, TimestampTz start, TimestampTz end,
 	INT8OID, INT8OID};
 	Datum		values[6];
 
-	values[0] = CStringGetTextDatum(a->account);
-	values[1] = CStringGetTextDatum(fc_kind_name(a->kind));
-	values[2] = TimestampTzGetDatum(start);
-	values[3] = TimestampTzGetDatum(end);
+	period_values(a, start, end, values);
 	values[4] = Int64GetDatum(monthly);
 	values[5] = Int64GetDatum(topup);
-	if (SPI_execute_plan(fc_plan(&plan,
-								 "INSERT INTO fluxcredits.counters"
-								 "       (account, kind, period_start, slot, period_end, used, topup_used)"
-								 " VALUES ($1, $2::fluxcredits.credit_kind, $3, 0, $4, $5, $6)",
-								 6, types),
-						 values, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "fluxcredits: counter insert failed");
+	(void) fc_execute(&plan,
+					  "INSERT INTO fluxcredits.counters"
+					  "       (account, kind, period_start, slot, period_end, used, topup_used)"
+					  " VALUES ($1, $2::fluxcredits.credit_kind, $3, 0, $4, $5, $6)",
+					  6, types, values, NULL, 0, SPI_OK_INSERT, "counter insert");
 }
 
 /* Share out the caps of the period's slots again (_rebalance). */
@@ -332,18 +336,13 @@ rebalance(const FcCharge *a, TimestampTz start, TimestampTz end, int64 lim, bool
 	Datum		values[6];
 	char		nulls[6] = {' ', ' ', ' ', ' ', lim < 0 ? 'n' : ' ', ' '};
 
-	values[0] = CStringGetTextDatum(a->account);
-	values[1] = CStringGetTextDatum(fc_kind_name(a->kind));
-	values[2] = TimestampTzGetDatum(start);
-	values[3] = TimestampTzGetDatum(end);
+	period_values(a, start, end, values);
 	values[4] = Int64GetDatum(lim);
 	values[5] = BoolGetDatum(grow);
-	if (SPI_execute_plan(fc_plan(&plan,
-								 "SELECT fluxcredits._rebalance($1, $2::fluxcredits.credit_kind,"
-								 "                              $3, $4, $5, $6)",
-								 6, types),
-						 values, nulls, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "fluxcredits: rebalance failed");
+	(void) fc_execute(&plan,
+					  "SELECT fluxcredits._rebalance($1, $2::fluxcredits.credit_kind,"
+					  "                              $3, $4, $5, $6)",
+					  6, types, values, nulls, 0, SPI_OK_SELECT, "rebalance");
 }
 
 /*

@@ -26,6 +26,19 @@
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 
+/*
+ * The conditions under which ledger row l, of the account's image in the
+ * period, covers the image: an AI charge or hold of it (not a row naming
+ * the charge covering it) that no refund or release took back and that is
+ * not a hold past its ttl at the call's time, $4.
+ */
+#define COVERS_IMAGE \
+	"   AND l.entry IN ('consume', 'hold') AND l.kind = 'ai' AND l.charge IS NULL" \
+	"   AND NOT EXISTS (SELECT FROM fluxcredits.ledger r" \
+	"                    WHERE r.entry IN ('refund', 'release') AND r.charge = l.id)" \
+	"   AND NOT EXISTS (SELECT FROM fluxcredits.reservations v" \
+	"                    WHERE v.id = l.id AND v.state = 'held' AND v.expires_at <= $4)"
+
 static inline bool
 str_equal(const char *a, const char *b)
 {
@@ -60,16 +73,13 @@ fc_find_replay(const FcCharge *a, int64 *charge)
 
 	values[0] = CStringGetTextDatum(a->account);
 	values[1] = CStringGetTextDatum(a->key);
-	if (SPI_execute_plan(fc_plan(&plan,
-								 "SELECT id, kind::text,"
-								 "       CASE WHEN charge IS NULL THEN monthly - topup ELSE 1 END,"
-								 "       image, coalesce(charge, id)"
-								 "  FROM fluxcredits.ledger"
-								 " WHERE account = $1 AND idempotency_key = $2",
-								 2, types),
-						 values, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "fluxcredits: idempotency lookup failed");
-	if (SPI_processed == 0)
+	if (fc_execute(&plan,
+				   "SELECT id, kind::text,"
+				   "       CASE WHEN charge IS NULL THEN monthly - topup ELSE 1 END,"
+				   "       image, coalesce(charge, id)"
+				   "  FROM fluxcredits.ledger"
+				   " WHERE account = $1 AND idempotency_key = $2",
+				   2, types, values, NULL, 1, SPI_OK_SELECT, "idempotency lookup") == 0)
 		return false;
 
 	fc_get_int64(1, &id);
@@ -105,19 +115,12 @@ fc_find_covering_charge(const FcCharge *a, TimestampTz period_start, int64 *char
 	values[1] = CStringGetTextDatum(a->image);
 	values[2] = TimestampTzGetDatum(period_start);
 	values[3] = TimestampTzGetDatum(a->at);
-	if (SPI_execute_plan(fc_plan(&plan,
-								 "SELECT l.id FROM fluxcredits.ledger l"
-								 " WHERE l.account = $1 AND l.image = $2 AND l.period_start = $3"
-								 "   AND l.entry IN ('consume', 'hold') AND l.kind = 'ai' AND l.charge IS NULL"
-								 "   AND NOT EXISTS (SELECT FROM fluxcredits.ledger r"
-								 "                    WHERE r.entry IN ('refund', 'release') AND r.charge = l.id)"
-								 "   AND NOT EXISTS (SELECT FROM fluxcredits.reservations v"
-								 "                    WHERE v.id = l.id AND v.state = 'held' AND v.expires_at <= $4)"
-								 " ORDER BY l.id LIMIT 1",
-								 4, types),
-						 values, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "fluxcredits: image lookup failed");
-	if (SPI_processed == 0)
+	if (fc_execute(&plan,
+				   "SELECT l.id FROM fluxcredits.ledger l"
+				   " WHERE l.account = $1 AND l.image = $2 AND l.period_start = $3"
+				   COVERS_IMAGE
+				   " ORDER BY l.id LIMIT 1",
+				   4, types, values, NULL, 1, SPI_OK_SELECT, "image lookup") == 0)
 		return false;
 	fc_get_int64(1, charge);
 	return true;
@@ -136,24 +139,19 @@ fc_find_covering_charges(const char *account, TimestampTz start, TimestampTz at,
 	static SPIPlanPtr plan = NULL;
 	static const Oid types[4] = {TEXTOID, TEXTARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Datum		values[4];
+	uint64		n;
 
 	values[0] = CStringGetTextDatum(account);
 	values[1] = PointerGetDatum(construct_array(list, nlist, TEXTOID, -1, false, TYPALIGN_INT));
 	values[2] = TimestampTzGetDatum(start);
 	values[3] = TimestampTzGetDatum(at);
-	if (SPI_execute_plan(fc_plan(&plan,
-								 "SELECT l.image, min(l.id) FROM fluxcredits.ledger l"
-								 " WHERE l.account = $1 AND l.image = ANY ($2) AND l.period_start = $3"
-								 "   AND l.entry IN ('consume', 'hold') AND l.kind = 'ai' AND l.charge IS NULL"
-								 "   AND NOT EXISTS (SELECT FROM fluxcredits.ledger r"
-								 "                    WHERE r.entry IN ('refund', 'release') AND r.charge = l.id)"
-								 "   AND NOT EXISTS (SELECT FROM fluxcredits.reservations v"
-								 "                    WHERE v.id = l.id AND v.state = 'held' AND v.expires_at <= $4)"
-								 " GROUP BY l.image",
-								 4, types),
-						 values, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "fluxcredits: image lookup failed");
-	for (uint64 i = 0; i < SPI_processed; i++)
+	n = fc_execute(&plan,
+				   "SELECT l.image, min(l.id) FROM fluxcredits.ledger l"
+				   " WHERE l.account = $1 AND l.image = ANY ($2) AND l.period_start = $3"
+				   COVERS_IMAGE
+				   " GROUP BY l.image",
+				   4, types, values, NULL, 0, SPI_OK_SELECT, "image lookup");
+	for (uint64 i = 0; i < n; i++)
 	{
 		bool		isnull;
 		char	   *image = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[i],

@@ -314,6 +314,9 @@ extern void fc_safe_path_push(void);
 extern void fc_safe_path_pop(void);
 extern SPIPlanPtr fc_plan(SPIPlanPtr *cache, const char *sql, int nargs,
 						  const Oid *argtypes);
+extern uint64 fc_execute(SPIPlanPtr *cache, const char *sql, int nargs,
+						 const Oid *argtypes, Datum *values, const char *nulls,
+						 long count, int expected, const char *what);
 extern bool fc_get_int64(int col, int64 *value);
 extern char *fc_get_text(int col);
 

@@ -68,6 +68,24 @@ fc_plan(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes)
 	return *cache;
 }
 
+/*
+ * Run sql with values (nulls as SPI_execute_plan() takes them; NULL: none
+ * is null), its plan prepared and kept in *cache on first use (fc_plan),
+ * reading at most count rows (0: all).  Raises "fluxcredits: <what>
+ * failed" unless SPI answers expected.  Returns the number of rows
+ * processed.
+ */
+uint64
+fc_execute(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes,
+		   Datum *values, const char *nulls, long count, int expected,
+		   const char *what)
+{
+	if (SPI_execute_plan(fc_plan(cache, sql, nargs, argtypes), values, nulls,
+						 false, count) != expected)
+		elog(ERROR, "fluxcredits: %s failed", what);
+	return SPI_processed;
+}
+
 /* Column col (1-based) of the first row of SPI_tuptable, as int64; false if NULL. */
 bool
 fc_get_int64(int col, int64 *value)

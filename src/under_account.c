@@ -320,12 +320,10 @@ lock_slots(void *arg)
 
 	memset(nulls, ' ', sizeof(nulls));
 	slot_args(set, values, nulls);
-	if (SPI_execute_plan(fc_plan(&plan,
-								 "SELECT FROM fluxcredits.counters c" FC_SLOT_FILTER
-								 " ORDER BY c.period_start, c.kind, c.slot FOR UPDATE",
-								 3, types),
-						 values, nulls, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "fluxcredits: slot lock failed");
+	(void) fc_execute(&plan,
+					  "SELECT FROM fluxcredits.counters c" FC_SLOT_FILTER
+					  " ORDER BY c.period_start, c.kind, c.slot FOR UPDATE",
+					  3, types, values, nulls, 0, SPI_OK_SELECT, "slot lock");
 }
 
 /*

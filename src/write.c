@@ -149,6 +149,14 @@ forget_indexes(RelIndexes *ri)
 	ri->check_names = NULL;
 }
 
+/* Mark *built_for not built when relid is that relation, or 0 (all). */
+static inline void
+forget_relid(Oid *built_for, Oid relid)
+{
+	if (!OidIsValid(relid) || relid == *built_for)
+		*built_for = InvalidOid;
+}
+
 /*
  * Relation cache invalidation: forget what was built for that relation.
  * Only marked here (the descriptions may be in use: an invalidation can
@@ -161,18 +169,12 @@ relcache_callback(Datum arg, Oid relid)
 {
 	(void) arg;
 	inval_count++;
-	if (!OidIsValid(relid) || relid == ledger_shape.relid)
-		ledger_shape.relid = InvalidOid;
-	if (!OidIsValid(relid) || relid == ledger_indexes.relid)
-		ledger_indexes.relid = InvalidOid;
-	if (!OidIsValid(relid) || relid == counters_indexes.relid)
-		counters_indexes.relid = InvalidOid;
-	if (!OidIsValid(relid) || relid == accounts_indexes.relid)
-		accounts_indexes.relid = InvalidOid;
-	if (!OidIsValid(relid) || relid == counters_ok.relid)
-		counters_ok.relid = InvalidOid;
-	if (!OidIsValid(relid) || relid == accounts_ok.relid)
-		accounts_ok.relid = InvalidOid;
+	forget_relid(&ledger_shape.relid, relid);
+	forget_relid(&ledger_indexes.relid, relid);
+	forget_relid(&counters_indexes.relid, relid);
+	forget_relid(&accounts_indexes.relid, relid);
+	forget_relid(&counters_ok.relid, relid);
+	forget_relid(&accounts_ok.relid, relid);
 }
 
 static void
@@ -724,11 +726,9 @@ fc_account_topup_sql(const char *account, int64 topup)
 
 	values[0] = CStringGetTextDatum(account);
 	values[1] = Int64GetDatum(topup);
-	if (SPI_execute_plan(fc_plan(&plan,
-								 "UPDATE fluxcredits.accounts a SET topup_balance = a.topup_balance - $2"
-								 " WHERE a.account = $1",
-								 2, types),
-						 values, NULL, false, 0) != SPI_OK_UPDATE ||
-		SPI_processed != 1)
+	if (fc_execute(&plan,
+				   "UPDATE fluxcredits.accounts a SET topup_balance = a.topup_balance - $2"
+				   " WHERE a.account = $1",
+				   2, types, values, NULL, 0, SPI_OK_UPDATE, "top-up balance update") != 1)
 		elog(ERROR, "fluxcredits: top-up balance update failed");
 }
