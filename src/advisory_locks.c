@@ -11,6 +11,9 @@
  * with a class id of fluxcredits' own in the first key; a hash collision only
  * makes two unrelated calls wait for each other.
  *
+ * IDENTIFICATION
+ *	  src/advisory_locks.c
+ *
  *-------------------------------------------------------------------------
  */
 #include "fluxcredits.h"
@@ -63,8 +66,8 @@ fc_lock_key(const char *account, const char *key)
  * Serialise the AI charges and refunds of account's image in a period.  The
  * image's own lock is taken under a shared lock on all the account's images
  * of the period, which a statement of the charge() trigger takes whole
- * (fc_lock_images) rather than one lock per image: a bulk insert of 10,000
- * images would need more locks than the lock table holds.
+ * (fc_lock_images) rather than one lock per image: a bulk insert of many
+ * thousands of images would need more locks than the lock table holds.
  */
 void
 fc_lock_image(const char *account, const char *image, TimestampTz period_start)

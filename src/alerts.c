@@ -36,6 +36,9 @@
  * it keeps working) but no longer read: what a session sets must not
  * change which alerts fire.
  *
+ * IDENTIFICATION
+ *	  src/alerts.c
+ *
  *-------------------------------------------------------------------------
  */
 #include "fluxcredits.h"

@@ -565,8 +565,8 @@ fc_check_time_zone(const char *tz)
  * with pg_tzenumerate_next(), which leaves out zones that count leap
  * seconds (pg_tz_acceptable: the right/ zones), and skips a zone whose
  * conversion of now() fails or whose abbreviation is absurdly long; so does
- * this.  The walk loads every zone file (30 to 100 ms); a table of names
- * makes every later check a lookup.
+ * this.  The walk loads every zone file, far too slow for every check; a
+ * table of names makes every later check a lookup.
  */
 static HTAB *fc_listed_zones = NULL;
 

@@ -43,6 +43,9 @@
  * when the trigger is created (fluxcredits._charge_ddl, an event trigger)
  * and, should one get past that, at the first insert.
  *
+ * IDENTIFICATION
+ *	  src/trigger.c
+ *
  *-------------------------------------------------------------------------
  */
 #include "fluxcredits.h"

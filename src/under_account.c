@@ -12,10 +12,14 @@
  * for the account's row.  A writer that waited for that slot while holding
  * the account's row would close a cycle.  So fc_under_account() takes the
  * account's row (waiting as long as it takes) and runs the writer's work in
- * a subtransaction with lock_timeout at 1 ms; when a lock is not granted at
- * once, the subtransaction is rolled back (letting the account go), the
- * busy slots are waited for one at a time without keeping them, and it
- * starts over.  After eight attempts it waits as long as it takes.
+ * a subtransaction with lock_timeout at one millisecond, the shortest wait
+ * it allows, so that a lock not granted at once fails: the subtransaction
+ * is rolled back (letting the account go), the busy slots are waited for
+ * one at a time without keeping them, and it starts over.  After eight
+ * attempts it waits as long as it takes, rather than retry without end.
+ *
+ * IDENTIFICATION
+ *	  src/under_account.c
  *
  *-------------------------------------------------------------------------
  */
@@ -222,8 +226,8 @@ fc_lock_newest(Relation rel, ItemPointer tid, Snapshot snapshot, TupleTableSlot 
 /*
  * The account's row lock, FOR NO KEY UPDATE, waiting for it as long as it
  * takes (a missing account gets no lock; the work then finds it missing).
- * Done here rather than with SQL: the statement's executor was a fifth of
- * an exact charge.
+ * Done here rather than with SQL, to spare the exact path of a charge the
+ * start of a statement's executor.
  */
 static void
 lock_account_row(const char *account)

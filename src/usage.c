@@ -9,6 +9,9 @@
  * held reservations.  A period nobody charged in has no
  * counter rows and reads as zero, which is the whole of the lazy reset.
  *
+ * IDENTIFICATION
+ *	  src/usage.c
+ *
  *-------------------------------------------------------------------------
  */
 #include "fluxcredits.h"
@@ -83,8 +86,8 @@ fc_credits_usage(PG_FUNCTION_ARGS)
 	/*
 	 * The result type's descriptor, pinned in the type cache: the type is
 	 * the named composite fluxcredits.credits_usage, so it needs no blessing.
-	 * (get_call_result_type() looks the function up in the catalog: 2,000
-	 * instructions a call, as a function scan sets up its call anew on every
+	 * (get_call_result_type() would look the function up in the catalog on
+	 * every call, as a function scan sets up its call anew on every
 	 * execution.)
 	 */
 	rettype = get_fn_expr_rettype(fcinfo->flinfo);

@@ -308,7 +308,7 @@ insert_index_entries_executor(Relation rel, TupleTableSlot *slot)
 	/*
 	 * update = false even for an updated row's new version: with true, the
 	 * executor looks the updated columns up in a range table, which this
-	 * EState has none of (a crash, seen); the flag is only a hint to the
+	 * EState has none of, and crashes; the flag is only a hint to the
 	 * btree's bottom-up deletion.
 	 */
 	recheck = ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL);
