@@ -36,6 +36,9 @@
  * it keeps working) but no longer read: what a session sets must not
  * change which alerts fire.
  *
+ * IDENTIFICATION
+ *	  src/alerts.c
+ *
  *-------------------------------------------------------------------------
  */
 #include "fluxcredits.h"
@@ -52,6 +55,19 @@
 
 /* The channel of the notifications. */
 #define FC_ALERT_CHANNEL "fluxcredits_alert"
+
+/*
+ * The end of the statement that records alerts (WITH sent AS (INSERT INTO
+ * alerts_sent ...)): the payload of each threshold it recorded, in order.
+ * A threshold already recorded is skipped: it fires once per period.
+ */
+#define ALERTS_SENT_PAYLOADS \
+	"  ON CONFLICT DO NOTHING" \
+	"  RETURNING threshold)" \
+	" SELECT json_build_object('account', $1, 'kind', $2, 'threshold', threshold," \
+	"                          'used', $5, 'limit', $6," \
+	"                          'period_start', $3, 'period_end', $7)::text" \
+	"   FROM sent ORDER BY threshold"
 
 /* An alert recorded by this transaction, to be notified at its commit. */
 typedef struct PendingAlert
@@ -284,24 +300,14 @@ fc_alert_after_charge(const char *account, FcKind kind, TimestampTz start,
 					   "  INSERT INTO fluxcredits.alerts_sent"
 					   "         (account, kind, period_start, threshold, used, \"limit\", period_end)"
 					   "  SELECT $1, $2::fluxcredits.credit_kind, $3, t, $5, $6, $7 FROM unnest($4) AS t"
-					   "  ON CONFLICT DO NOTHING"
-					   "  RETURNING threshold)"
-					   " SELECT json_build_object('account', $1, 'kind', $2, 'threshold', threshold,"
-					   "                          'used', $5, 'limit', $6,"
-					   "                          'period_start', $3, 'period_end', $7)::text"
-					   "   FROM sent ORDER BY threshold",
+					   ALERTS_SENT_PAYLOADS,
 					   7, types);
 	else
 		plan = fc_plan(&plan_plain,
 					   "WITH sent AS ("
 					   "  INSERT INTO fluxcredits.alerts_sent (account, kind, period_start, threshold)"
 					   "  SELECT $1, $2::fluxcredits.credit_kind, $3, t FROM unnest($4) AS t"
-					   "  ON CONFLICT DO NOTHING"
-					   "  RETURNING threshold)"
-					   " SELECT json_build_object('account', $1, 'kind', $2, 'threshold', threshold,"
-					   "                          'used', $5, 'limit', $6,"
-					   "                          'period_start', $3, 'period_end', $7)::text"
-					   "   FROM sent ORDER BY threshold",
+					   ALERTS_SENT_PAYLOADS,
 					   7, types);
 	if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "fluxcredits: recording usage alerts failed");

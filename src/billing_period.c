@@ -129,6 +129,7 @@ static void fc_period_containing(const FcZone *zone, TimestampTz anchor,
 								 TimestampTz at, TimestampTz *start,
 								 TimestampTz *end);
 static void fc_out_of_range(void) pg_attribute_noreturn();
+static void fc_bad_zone_kind(const FcZone *zone) pg_attribute_noreturn();
 
 /*
  * Raise the error for a period, or a local time on the way to one, that
@@ -141,6 +142,14 @@ fc_out_of_range(void)
 			(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 			 errmsg("timestamp out of range"),
 			 errdetail("The billing period, or the anchor in local time, lies outside the range of timestamp.")));
+}
+
+/* A zone entry of no known kind: an internal error. */
+static void
+fc_bad_zone_kind(const FcZone *zone)
+{
+	elog(ERROR, "unexpected time zone kind %d", (int) zone->kind);
+	pg_unreachable();
 }
 
 /*
@@ -336,8 +345,7 @@ fc_anchor_local(const FcZone *zone, TimestampTz anchor)
 				fc_out_of_range();
 			break;
 		default:
-			elog(ERROR, "unexpected time zone kind %d", (int) zone->kind);
-			local = 0;			/* keep compiler quiet */
+			fc_bad_zone_kind(zone);
 	}
 	if (!IS_VALID_TIMESTAMP(local))
 		fc_out_of_range();
@@ -423,8 +431,7 @@ fc_period_start(const FcZone *zone, const FcAnchor *a, int64 k)
 			result = local + (int64) tz * USECS_PER_SEC;
 			break;
 		default:
-			elog(ERROR, "unexpected time zone kind %d", (int) zone->kind);
-			result = 0;			/* keep compiler quiet */
+			fc_bad_zone_kind(zone);
 	}
 	if (!IS_VALID_TIMESTAMP(result))
 		fc_out_of_range();
@@ -506,6 +513,13 @@ fc_period_containing(const FcZone *zone, TimestampTz anchor, TimestampTz at,
 	*end = s1;
 }
 
+/* An infinite timestamp as text, for messages. */
+static inline const char *
+fc_infinity_name(TimestampTz t)
+{
+	return TIMESTAMP_IS_NOBEGIN(t) ? "-infinity" : "infinity";
+}
+
 /*
  * Reject infinite inputs (22008): no period contains an infinite time, and
  * an infinite anchor has no months to count.
@@ -517,14 +531,22 @@ fc_check_finite(TimestampTz anchor, TimestampTz at)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("billing period anchor must be finite"),
-				 errdetail("The anchor is %s.",
-						   TIMESTAMP_IS_NOBEGIN(anchor) ? "-infinity" : "infinity")));
+				 errdetail("The anchor is %s.", fc_infinity_name(anchor))));
 	if (TIMESTAMP_NOT_FINITE(at))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("no billing period contains an infinite timestamp"),
-				 errdetail("The time is %s.",
-						   TIMESTAMP_IS_NOBEGIN(at) ? "-infinity" : "infinity")));
+				 errdetail("The time is %s.", fc_infinity_name(at))));
+}
+
+/* Reject a NULL zone name (22004). */
+static inline void
+fc_check_zone_given(const char *tz)
+{
+	if (tz == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("time zone must not be null")));
 }
 
 /*
@@ -533,10 +555,7 @@ fc_check_finite(TimestampTz anchor, TimestampTz at)
 void
 fc_check_time_zone(const char *tz)
 {
-	if (tz == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("time zone must not be null")));
+	fc_check_zone_given(tz);
 	(void) fc_zone_lookup(tz, strlen(tz), false);
 }
 
@@ -546,8 +565,8 @@ fc_check_time_zone(const char *tz)
  * with pg_tzenumerate_next(), which leaves out zones that count leap
  * seconds (pg_tz_acceptable: the right/ zones), and skips a zone whose
  * conversion of now() fails or whose abbreviation is absurdly long; so does
- * this.  The walk loads every zone file (30 to 100 ms); a table of names
- * makes every later check a lookup.
+ * this.  The walk loads every zone file, far too slow for every check; a
+ * table of names makes every later check a lookup.
  */
 static HTAB *fc_listed_zones = NULL;
 
@@ -615,10 +634,7 @@ fc_check_account_time_zone(const char *tz)
 {
 	bool		leap;
 
-	if (tz == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("time zone must not be null")));
+	fc_check_zone_given(tz);
 	leap = strncmp(tz, "right/", 6) == 0;
 	if (leap || !fc_zone_is_listed(tz))
 		ereport(ERROR,
@@ -631,21 +647,29 @@ fc_check_account_time_zone(const char *tz)
 }
 
 /*
+ * The period [*start, *end) containing at, for a zone name tz read as
+ * fc_zone_lookup() reads it (as_zone: see fc_zone_resolve).
+ */
+static void
+fc_period_in_zone(TimestampTz anchor, TimestampTz at, const char *tz,
+				  bool as_zone, TimestampTz *start, TimestampTz *end)
+{
+	const FcZone *zone;
+
+	fc_check_finite(anchor, at);
+	fc_check_zone_given(tz);
+	zone = fc_zone_lookup(tz, strlen(tz), as_zone);
+	fc_period_containing(zone, anchor, at, start, end);
+}
+
+/*
  * The billing period [*start, *end) that contains at; see billing_period.h.
  */
 void
 fc_billing_period(TimestampTz anchor, TimestampTz at, const char *tz,
 				  TimestampTz *start, TimestampTz *end)
 {
-	const FcZone *zone;
-
-	fc_check_finite(anchor, at);
-	if (tz == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("time zone must not be null")));
-	zone = fc_zone_lookup(tz, strlen(tz), false);
-	fc_period_containing(zone, anchor, at, start, end);
+	fc_period_in_zone(anchor, at, tz, false, start, end);
 }
 
 /*
@@ -659,15 +683,7 @@ void
 fc_account_billing_period(TimestampTz anchor, TimestampTz at, const char *tz,
 						  TimestampTz *start, TimestampTz *end)
 {
-	const FcZone *zone;
-
-	fc_check_finite(anchor, at);
-	if (tz == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("time zone must not be null")));
-	zone = fc_zone_lookup(tz, strlen(tz), true);
-	fc_period_containing(zone, anchor, at, start, end);
+	fc_period_in_zone(anchor, at, tz, true, start, end);
 }
 
 /*

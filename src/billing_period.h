@@ -4,6 +4,9 @@
  *	  Billing periods: period k of an account starts at the anchor's local
  *	  date and time of day plus k calendar months, in the account's zone.
  *
+ * IDENTIFICATION
+ *	  src/billing_period.h
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef FLUXCREDITS_BILLING_PERIOD_H

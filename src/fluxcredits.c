@@ -1,13 +1,30 @@
 /*-------------------------------------------------------------------------
  *
  * fluxcredits.c
- *	  Module entry point.  Each concern lives in its own file:
- *	  billing_period.c (periods), account.c (arguments, accounts),
- *	  consume.c (charging), trigger.c (the charge() trigger), alerts.c
- *	  (usage alerts), locks.c (advisory locks), account_lock.c (the
- *	  account's lock for writers that need every slot), usage.c
- *	  (read-out), relscan.c (index reads), spi_plans.c (SPI plans),
- *	  writer_checks.c (what writers check first: read-only, the clock).
+ *	  Module entry point: _PG_init() defines the settings.  Each concern
+ *	  lives in its own file; fluxcredits.h declares what they share, file by
+ *	  file in this order (billing_period.h, billing_period.c's own):
+ *
+ *	  fluxcredits.c		this: _PG_init, and whether a setting is defined
+ *	  args.c			argument checks, credit kinds, timestamps in messages
+ *	  billing_period.c	billing periods: the period that contains a time
+ *	  account.c			accounts and plans (cached): period, a kind's limit
+ *	  charge.c			a charge's SQL entry points and its orchestration
+ *	  writer_checks.c	what writers check first: read-only, the clock
+ *	  advisory_locks.c	advisory locks: idempotency keys, AI images
+ *	  dedupe.c			idempotency-key replay, AI image covering charges
+ *	  charge_fast.c		the fast path: one counter slot with room
+ *	  charge_exact.c	the exact path: every slot under the account's lock
+ *	  under_account.c	the account's lock for writers that need every slot
+ *	  write.c			the writes: ledger rows, counter slots, balances
+ *	  alerts.c			usage alerts: recorded, notified at commit
+ *	  trigger.c			the charge() trigger: the rows a statement inserts
+ *	  usage.c			credits_usage(): the read-out of one account
+ *	  relscan.c			index reads of the extension's tables, without SPI
+ *	  spi_plans.c		the charge's search path, SPI plans and results
+ *
+ * IDENTIFICATION
+ *	  src/fluxcredits.c
  *
  *-------------------------------------------------------------------------
  */
@@ -40,7 +57,7 @@ fc_guc_defined(const char *name)
 void
 _PG_init(void)
 {
-	fc_consume_init();
+	fc_exact_init();
 	fc_alerts_init();
 	fc_writer_checks_init();
 	MarkGUCPrefixReserved("fluxcredits");

@@ -2,24 +2,28 @@
  *
  * fluxcredits.h
  *	  Declarations shared by fluxcredits' C files: the extension's own
- *	  SQLSTATEs, argument checks, the account record and SPI helpers.
+ *	  SQLSTATEs, its limits on identifiers and the kinds of credit, then
+ *	  each file's, grouped by file in the order of fluxcredits.c's list.
  *
  * Locking rules (every writer takes them in this order):
- *	1. advisory locks (locks.c): the account's idempotency key, then the
- *	   account's AI image in the period; a waiting call re-reads the ledger
- *	   once the first call has committed or rolled back;
+ *	1. advisory locks (advisory_locks.c): the account's idempotency key,
+ *	   then the account's AI image in the period; a waiting call re-reads
+ *	   the ledger once the first call has committed or rolled back;
  *	2. the account's row in fluxcredits.accounts, FOR NO KEY UPDATE, by every
  *	   writer but the fast path: top-ups, refunds, plan changes, the exact
- *	   path (consume.c, charge_slow) and a charge creating a counter slot;
+ *	   path (charge_exact.c) and a charge creating a counter slot;
  *	3. counter slot rows, in slot order when more than one.
  * The fast path of a charge locks one counter slot with room, never waiting
- * and never leaving a lock on a slot it does not use (consume.c,
+ * and never leaving a lock on a slot it does not use (charge_fast.c,
  * lock_slot), and nothing else, so charges of one account scale with the
  * number of slots.  A transaction may hold slots of its earlier charges
- * when a later one waits for the account's row, so the exact path of a
- * charge never waits for a slot under that lock: it gives the lock up,
- * waits for the slot, and starts over (consume.c, charge_exact).  Readers
- * (credits_usage) take no row lock.
+ * when a later one waits for the account's row, so a writer that needs
+ * every slot never waits for one under that lock: it gives the lock up,
+ * waits for the slot, and starts over (under_account.c, fc_under_account).
+ * Readers (credits_usage) take no row lock.
+ *
+ * IDENTIFICATION
+ *	  src/fluxcredits.h
  *
  *-------------------------------------------------------------------------
  */
@@ -33,6 +37,7 @@
 #include "fmgr.h"
 #include "nodes/lockoptions.h"
 #include "storage/lockdefs.h"
+#include "utils/hsearch.h"
 #include "utils/relcache.h"
 #include "utils/snapshot.h"
 #include "utils/timestamp.h"
@@ -53,27 +58,30 @@
 #define FC_MAX_IMAGE_LEN		1024
 #define FC_MAX_KEY_LEN			256
 
+/* The kinds of credit (the SQL enum credit_kind). */
 typedef enum FcKind
 {
 	FC_KIND_COMPRESSION,
 	FC_KIND_AI
 } FcKind;
 
-/* One charge's arguments, as credits_consume() takes them. */
-typedef struct FcCharge
-{
-	char	   *account;
-	FcKind		kind;
-	int32		amount;
-	char	   *image;			/* NULL: none */
-	char	   *key;			/* idempotency key; NULL: none */
-	TimestampTz at;
-	bool		hold;			/* a reservation's hold, not a charge */
-	int64		id;				/* the ledger id to write; 0: the next one */
-	bool		batch;			/* the rows of one statement (messages) */
-	bool		bounded;		/* at must lie in the account's life (1.7,
-								 * writer_checks.c) */
-} FcCharge;
+/* fluxcredits.c */
+extern bool fc_guc_defined(const char *name);
+
+/* args.c */
+extern char *fc_check_identifier(char *value, const char *name, int maxlen,
+								 bool required);
+extern char *fc_arg_text(FunctionCallInfo fcinfo, int argno, const char *name,
+						 int maxlen, bool required);
+extern TimestampTz fc_arg_at(FunctionCallInfo fcinfo, int argno);
+extern FcKind fc_arg_kind(FunctionCallInfo fcinfo, int argno);
+extern const char *fc_kind_name(FcKind kind);
+extern FcKind fc_kind_of(Datum d, Oid typid);
+extern char *fc_timestamp_str(TimestampTz t);
+
+/* billing_period.c: declared in billing_period.h */
+
+/* account.c */
 
 /* May an account have held reservations (FcAccount.holds)? */
 typedef enum FcHolds
@@ -112,32 +120,91 @@ typedef struct FcAccount
 	AttrNumber	topup_balance_attno;
 } FcAccount;
 
-/* account.c */
-extern char *fc_check_identifier(char *value, const char *name, int maxlen,
-								 bool required);
-extern char *fc_arg_text(FunctionCallInfo fcinfo, int argno, const char *name,
-						 int maxlen, bool required);
-extern TimestampTz fc_arg_at(FunctionCallInfo fcinfo, int argno);
-extern FcKind fc_arg_kind(FunctionCallInfo fcinfo, int argno);
-extern const char *fc_kind_name(FcKind kind);
-extern FcKind fc_kind_of(Datum d, Oid typid);
-extern char *fc_timestamp_str(TimestampTz t);
 extern void fc_account_load(const char *account, Snapshot snapshot, FcAccount *acc);
 extern void fc_account_load_row(const char *account, Snapshot snapshot, FcAccount *acc);
 extern void fc_account_period(const FcAccount *acc, TimestampTz at, bool for_write,
 							  TimestampTz *start, TimestampTz *end);
 extern bool fc_account_may_hold(const FcAccount *acc);
+extern bool fc_kind_limit(const FcAccount *acc, FcKind kind, int64 *limit);
 
-/* alerts.c */
-extern void fc_alerts_init(void);
-extern void fc_alert_after_charge(const char *account, FcKind kind,
-								  TimestampTz start, TimestampTz end,
-								  int64 used, int64 limit,
-								  const FcThresholds *thresholds);
-extern void fc_thresholds_of_plan(Datum d, FcThresholds *t);
-extern void fc_thresholds_default(FcThresholds *t);
+/* charge.c */
 
-/* account_lock.c */
+/* One charge's arguments, as credits_consume() takes them. */
+typedef struct FcCharge
+{
+	char	   *account;
+	FcKind		kind;
+	int32		amount;
+	char	   *image;			/* NULL: none */
+	char	   *key;			/* idempotency key; NULL: none */
+	TimestampTz at;
+	bool		hold;			/* a reservation's hold, not a charge */
+	int64		id;				/* the ledger id to write; 0: the next one */
+	bool		batch;			/* the rows of one statement (messages) */
+	bool		bounded;		/* at must lie in the account's life (1.7,
+								 * writer_checks.c) */
+} FcCharge;
+
+extern void fc_check_charge(const FcCharge *a);
+extern int64 fc_consume(const FcCharge *req, bool raise);
+extern bool fc_count(const FcCharge *a, const FcAccount *acc, TimestampTz start,
+					 TimestampTz end, bool raise, int64 *monthly, int64 *topup);
+
+/* writer_checks.c */
+extern int	fc_max_clock_skew;
+extern void fc_check_writable(const char *action);
+extern void fc_check_clock(const char *account, TimestampTz anchor,
+						   const TimestampTz *anchor_since, TimestampTz at);
+extern void fc_writer_checks_init(void);
+
+/* advisory_locks.c */
+extern void fc_lock_key(const char *account, const char *key);
+extern void fc_lock_image(const char *account, const char *image,
+						  TimestampTz period_start);
+extern void fc_lock_images(const char *account, TimestampTz period_start);
+
+/* dedupe.c */
+
+/*
+ * An AI image of a statement's rows, as a hash table entry, and the charge
+ * covering it.  The key is a pointer to a row's image string, not a copy:
+ * a copy would make every entry as large as the longest image allowed.
+ */
+typedef struct FcImageEntry
+{
+	const char *image;			/* the hash key */
+	int64		covering;		/* 0: not charged yet */
+} FcImageEntry;
+
+extern bool fc_find_replay(const FcCharge *a, int64 *charge);
+extern bool fc_find_covering_charge(const FcCharge *a, TimestampTz period_start,
+									int64 *charge);
+extern void fc_find_covering_charges(const char *account, TimestampTz start,
+									 TimestampTz at, HTAB *images, Datum *list,
+									 int nlist);
+
+/* charge_fast.c */
+extern bool fc_fast_count(const FcCharge *a, TimestampTz start, int64 *total,
+						  int *nslots);
+
+/* charge_exact.c */
+
+/* What the exact path did with a charge (fc_exact_count). */
+typedef enum FcExact
+{
+	FC_EXACT_FIRST_SLOT,		/* counted on the period's first slot */
+	FC_EXACT_CHARGED,			/* counted by the decision on the totals */
+	FC_EXACT_REFUSED			/* does not fit */
+} FcExact;
+
+extern FcExact fc_exact_count(const FcCharge *a, TimestampTz start, TimestampTz end,
+							  bool try_first_slot, int64 *monthly, int64 *topup,
+							  int64 *used, int64 *lim, int64 *balance);
+extern void fc_exact_init(void);
+
+/* under_account.c */
+
+/* The counter slots that a writer under the account's lock needs. */
 typedef struct FcSlotSet
 {
 	const char *account;
@@ -150,24 +217,55 @@ extern void fc_under_account(const FcSlotSet *set, void (*work) (void *arg), voi
 extern bool fc_lock_newest(Relation rel, ItemPointer tid, Snapshot snapshot,
 						   struct TupleTableSlot *ts, LockTupleMode mode);
 
-/* locks.c */
-extern void fc_lock_key(const char *account, const char *key);
-extern void fc_lock_image(const char *account, const char *image,
-						  TimestampTz period_start);
-extern void fc_lock_images(const char *account, TimestampTz period_start);
+/* write.c */
 
-/* consume.c */
-extern int	fc_counter_slots;
-extern void fc_check_charge(const FcCharge *a);
-extern int64 fc_consume(const FcCharge *req, bool raise);
-extern bool fc_count(const FcCharge *a, const FcAccount *acc, TimestampTz start,
-					 TimestampTz end, bool raise, int64 *monthly, int64 *topup);
-extern void fc_consume_init(void);
+/* One ledger row, as fc_ledger_insert() writes it. */
+typedef struct FcLedgerRow
+{
+	TimestampTz at;
+	const char *account;
+	const char *entry;			/* ledger_entry label */
+	bool		has_kind;
+	FcKind		kind;
+	bool		has_period;
+	TimestampTz period_start;
+	int32		monthly;
+	int32		topup;
+	const char *image;			/* NULL: none */
+	const char *key;			/* idempotency key; NULL: none */
+	bool		has_charge;
+	int64		charge;
+	int64		id;				/* 0: the next of the ledger's sequence */
+} FcLedgerRow;
 
-/* fluxcredits.c */
-extern bool fc_guc_defined(const char *name);
+extern int64 fc_ledger_insert(const FcLedgerRow *row);
+extern int64 fc_ledger_insert_charge(const FcCharge *a, TimestampTz start,
+									 int64 monthly, int64 topup, bool covered,
+									 int64 covering);
+extern int64 fc_ledger_next_id(void);
+extern bool fc_slot_direct_ok(Relation rel);
+extern bool fc_account_direct_ok(Relation rel);
+extern void fc_slot_add(Relation rel, HeapTuple locked, int n,
+						const AttrNumber *attnos, const int64 *amounts);
+extern void fc_slot_add_sql(const FcCharge *a, TimestampTz start, int slot,
+							int64 monthly, int64 topup);
+extern void fc_account_add(Relation rel, HeapTuple locked, AttrNumber attno,
+						   int64 amount);
+extern void fc_account_topup_sql(const char *account, int64 topup);
+
+/* alerts.c */
+extern void fc_alerts_init(void);
+extern void fc_alert_after_charge(const char *account, FcKind kind,
+								  TimestampTz start, TimestampTz end,
+								  int64 used, int64 limit,
+								  const FcThresholds *thresholds);
+extern void fc_thresholds_of_plan(Datum d, FcThresholds *t);
+extern void fc_thresholds_default(FcThresholds *t);
+
+/* trigger.c, usage.c: SQL-callable functions only */
 
 /* relscan.c */
+
 #define FC_SCAN_MAX_KEYS 3
 #define FC_SCAN_MAX_COLUMNS 12
 
@@ -211,46 +309,14 @@ extern void fc_scan_end(FcScan *s);
 extern Relation fc_table_open(const char *relname, LOCKMODE lockmode);
 extern bool fc_index_never_used(const char *index);
 
-/* writer_checks.c */
-extern int	fc_max_clock_skew;
-extern void fc_check_writable(const char *action);
-extern void fc_check_clock(const char *account, TimestampTz anchor,
-						   const TimestampTz *anchor_since, TimestampTz at);
-extern void fc_writer_checks_init(void);
-
-/* write.c */
-typedef struct FcLedgerRow
-{
-	TimestampTz at;
-	const char *account;
-	const char *entry;			/* ledger_entry label */
-	bool		has_kind;
-	FcKind		kind;
-	bool		has_period;
-	TimestampTz period_start;
-	int32		monthly;
-	int32		topup;
-	const char *image;			/* NULL: none */
-	const char *key;			/* idempotency key; NULL: none */
-	bool		has_charge;
-	int64		charge;
-	int64		id;				/* 0: the next of the ledger's sequence */
-} FcLedgerRow;
-
-extern int64 fc_ledger_insert(const FcLedgerRow *row);
-extern int64 fc_ledger_next_id(void);
-extern bool fc_slot_direct_ok(Relation rel);
-extern void fc_slot_add(Relation rel, HeapTuple locked, int n,
-						const AttrNumber *attnos, const int64 *amounts);
-extern bool fc_account_direct_ok(Relation rel);
-extern void fc_account_add(Relation rel, HeapTuple locked, AttrNumber attno,
-						   int64 amount);
-
 /* spi_plans.c */
 extern void fc_safe_path_push(void);
 extern void fc_safe_path_pop(void);
 extern SPIPlanPtr fc_plan(SPIPlanPtr *cache, const char *sql, int nargs,
 						  const Oid *argtypes);
+extern uint64 fc_execute(SPIPlanPtr *cache, const char *sql, int nargs,
+						 const Oid *argtypes, Datum *values, const char *nulls,
+						 long count, int expected, const char *what);
 extern bool fc_get_int64(int col, int64 *value);
 extern char *fc_get_text(int col);
 

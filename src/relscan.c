@@ -12,6 +12,9 @@
  * a dropped and re-created extension is picked up.  Tables are opened with
  * AccessShareLock, kept to the end of the transaction, as a SELECT would.
  *
+ * IDENTIFICATION
+ *	  src/relscan.c
+ *
  *-------------------------------------------------------------------------
  */
 #include "fluxcredits.h"
@@ -228,7 +231,7 @@ fc_scan_begin(FcScan *s, const char *table, const char *index, FcColumns *cols,
  * The value counters_account_period indexes for (account, period_start):
  * a 64-bit hash of the account's bytes seeded with the period start.  The
  * hash index finds an account's counter slots of one period in one bucket
- * page, where the primary key's btree descends three levels comparing text;
+ * page, where the primary key's btree descends its levels comparing text;
  * rows of other accounts or periods that share the value are skipped by
  * comparing the columns (fc_scan_next).
  */
@@ -306,8 +309,8 @@ fc_hash_scan_begin(FcScan *s, Relation heap, Relation index, FcColumns *cols,
  * "account"): through the hash index accounts_account, or the primary key
  * where that index is missing.  A hash index finds the row in one bucket
  * page and never touches a page every lookup shares, where a btree descends
- * from its root, which every backend pins and locks: under concurrent
- * read-outs and charges, the btree's probe cost twice the hash's.
+ * from its root, which every backend pins and locks, so that concurrent
+ * read-outs and charges contend on it.
  */
 void
 fc_account_scan_begin(FcScan *s, FcColumns *cols, const char *account,

@@ -13,6 +13,9 @@
  * runs (after an invalidation, or when that path differs from the one it
  * was parsed under), so that path must never be a caller's.
  *
+ * IDENTIFICATION
+ *	  src/spi_plans.c
+ *
  *-------------------------------------------------------------------------
  */
 #include "fluxcredits.h"
@@ -24,11 +27,11 @@
  * The charge functions (credits_consume, credits_try_consume, charge()) run
  * with the extension owner's rights but, from 1.2, without SET search_path:
  * the clause made every call set the search_path setting and restore the
- * caller's, each time looking the new path up in the catalogs (charges ran
- * 5-36% faster without it, 16 clients, four runs).  Instead fc_consume()
- * pushes this path, pg_catalog and nothing else (not even pg_temp), for as
- * long as it runs: every name that anything run by a charge resolves (its
- * SPI statements, the PL/pgSQL functions it calls, a DBA's trigger or index
+ * caller's, each time looking the new path up in the catalogs, a cost on
+ * every charge.  Instead fc_consume() and the charge() trigger push this
+ * path, pg_catalog and nothing else (not even pg_temp), for as long as they
+ * run: every name that anything run by a charge resolves (its SPI
+ * statements, the PL/pgSQL functions it calls, a DBA's trigger or index
  * expression on the extension's tables) is resolved in it, never in the
  * caller's schemas.  An error pops it with the (sub)transaction it aborts.
  * (PostgreSQL 15's override search path: sql/privileges.sql, the hostile
@@ -66,6 +69,24 @@ fc_plan(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes)
 		*cache = plan;
 	}
 	return *cache;
+}
+
+/*
+ * Run sql with values (nulls as SPI_execute_plan() takes them; NULL: none
+ * is null), its plan prepared and kept in *cache on first use (fc_plan),
+ * reading at most count rows (0: all).  Raises "fluxcredits: <what>
+ * failed" unless SPI answers expected.  Returns the number of rows
+ * processed.
+ */
+uint64
+fc_execute(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes,
+		   Datum *values, const char *nulls, long count, int expected,
+		   const char *what)
+{
+	if (SPI_execute_plan(fc_plan(cache, sql, nargs, argtypes), values, nulls,
+						 false, count) != expected)
+		elog(ERROR, "fluxcredits: %s failed", what);
+	return SPI_processed;
 }
 
 /* Column col (1-based) of the first row of SPI_tuptable, as int64; false if NULL. */

@@ -23,10 +23,10 @@
  * key one by one (as credits_consume would), then the others as one charge
  * per account and kind (one limit check, one counter update) and one ledger
  * row per charged image.  AI rows are deduplicated by image within the
- * statement and against the period's earlier charges, under one lock on all
- * the account's images of the period (locks.c).  A statement whose charges
- * do not fit raises the "not enough credits" error (FC001), which undoes the
- * whole statement.
+ * statement and against the period's earlier charges (dedupe.c), under one
+ * lock on all the account's images of the period (advisory_locks.c).  A
+ * statement whose charges do not fit raises the "not enough credits" error
+ * (FC001), which undoes the whole statement.
  *
  * An AFTER trigger cannot change the rows, so a charge id column is filled
  * by a second, BEFORE INSERT FOR EACH ROW, trigger with the same arguments:
@@ -42,6 +42,9 @@
  * integer, bigint and uuid, and domains over them.  Other types are refused
  * when the trigger is created (fluxcredits._charge_ddl, an event trigger)
  * and, should one get past that, at the first insert.
+ *
+ * IDENTIFICATION
+ *	  src/trigger.c
  *
  *-------------------------------------------------------------------------
  */
@@ -358,17 +361,7 @@ charge_row_cmp(const void *x, const void *y)
 	return (a->seq > b->seq) - (a->seq < b->seq);
 }
 
-/*
- * An image of the statement's AI rows: the charge that covers it, if any.
- * The key is a pointer to a row's image string (not a copy: a copy of the
- * longest image in each entry would take 1 kB a row).
- */
-typedef struct ImageEntry
-{
-	const char *image;			/* the hash key */
-	int64		covering;		/* 0: not charged yet */
-} ImageEntry;
-
+/* The statement's images, a hash table of FcImageEntry keyed by pointer. */
 static uint32
 image_hash(const void *key, Size keysize)
 {
@@ -383,49 +376,6 @@ image_match(const void *k1, const void *k2, Size keysize)
 {
 	(void) keysize;
 	return strcmp(*(const char *const *) k1, *(const char *const *) k2);
-}
-
-/*
- * The charges that already cover images of account in the period starting
- * at start (as find_covering_charge in consume.c sees them), entered in
- * images.  Called under fc_lock_images().
- */
-static void
-find_covering_charges(const char *account, TimestampTz start, TimestampTz at,
-					  HTAB *images, Datum *list, int nlist)
-{
-	static SPIPlanPtr plan = NULL;
-	static const Oid types[4] = {TEXTOID, TEXTARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-	Datum		values[4];
-
-	values[0] = CStringGetTextDatum(account);
-	values[1] = PointerGetDatum(construct_array(list, nlist, TEXTOID, -1, false, TYPALIGN_INT));
-	values[2] = TimestampTzGetDatum(start);
-	values[3] = TimestampTzGetDatum(at);
-	if (SPI_execute_plan(fc_plan(&plan,
-								 "SELECT l.image, min(l.id) FROM fluxcredits.ledger l"
-								 " WHERE l.account = $1 AND l.image = ANY ($2) AND l.period_start = $3"
-								 "   AND l.entry IN ('consume', 'hold') AND l.kind = 'ai' AND l.charge IS NULL"
-								 "   AND NOT EXISTS (SELECT FROM fluxcredits.ledger r"
-								 "                    WHERE r.entry IN ('refund', 'release') AND r.charge = l.id)"
-								 "   AND NOT EXISTS (SELECT FROM fluxcredits.reservations v"
-								 "                    WHERE v.id = l.id AND v.state = 'held' AND v.expires_at <= $4)"
-								 " GROUP BY l.image",
-								 4, types),
-						 values, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "fluxcredits: image lookup failed");
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-		char	   *image = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[i],
-															  SPI_tuptable->tupdesc, 1, &isnull));
-		int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
-													 SPI_tuptable->tupdesc, 2, &isnull));
-		ImageEntry *e = hash_search(images, &image, HASH_FIND, NULL);
-
-		if (e != NULL)
-			e->covering = id;
-	}
 }
 
 /* Write one row's ledger row. */
@@ -487,7 +437,7 @@ charge_account_rows(FcKind kind, ChargeRow *rows, int n, TimestampTz at,
 
 		for (int i = 0; i < n; i++)
 		{
-			ImageEntry *e;
+			FcImageEntry *e;
 			bool		found;
 
 			if (rows[i].image == NULL)
@@ -495,7 +445,7 @@ charge_account_rows(FcKind kind, ChargeRow *rows, int n, TimestampTz at,
 			if (images == NULL)
 			{
 				HASHCTL		ctl = {.keysize = sizeof(char *),
-					.entrysize = sizeof(ImageEntry),
+					.entrysize = sizeof(FcImageEntry),
 					.hash = image_hash,
 					.match = image_match,
 				.hcxt = CurrentMemoryContext};
@@ -514,14 +464,14 @@ charge_account_rows(FcKind kind, ChargeRow *rows, int n, TimestampTz at,
 		{
 			fc_lock_images(rows[0].account, start);
 			CommandCounterIncrement();
-			find_covering_charges(rows[0].account, start, at, images, list, nlist);
+			fc_find_covering_charges(rows[0].account, start, at, images, list, nlist);
 		}
 	}
 
 	/* the credits the rows need: every row but an image already covered */
 	for (int i = 0; i < n; i++)
 	{
-		ImageEntry *e;
+		FcImageEntry *e;
 
 		if (images != NULL && rows[i].image != NULL)
 		{
@@ -536,7 +486,7 @@ charge_account_rows(FcKind kind, ChargeRow *rows, int n, TimestampTz at,
 	{
 		/* back to "not yet written" for the pass that writes */
 		HASH_SEQ_STATUS seq;
-		ImageEntry *e;
+		FcImageEntry *e;
 
 		hash_seq_init(&seq, images);
 		while ((e = hash_seq_search(&seq)) != NULL)
@@ -561,7 +511,7 @@ charge_account_rows(FcKind kind, ChargeRow *rows, int n, TimestampTz at,
 
 	for (int i = 0; i < n; i++)
 	{
-		ImageEntry *e = NULL;
+		FcImageEntry *e = NULL;
 
 		if (images != NULL && rows[i].image != NULL)
 		{

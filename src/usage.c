@@ -9,6 +9,9 @@
  * held reservations.  A period nobody charged in has no
  * counter rows and reads as zero, which is the whole of the lazy reset.
  *
+ * IDENTIFICATION
+ *	  src/usage.c
+ *
  *-------------------------------------------------------------------------
  */
 #include "fluxcredits.h"
@@ -68,7 +71,10 @@ fc_credits_usage(PG_FUNCTION_ARGS)
 				ai_topup_used = 0,
 				ai_reserved = 0,
 				topup_balance,
+				compression_limit,
+				ai_limit,
 				ai_monthly_left;
+	bool		compression_limited;
 	Snapshot	snapshot;
 	FcScan		scan;
 	HeapTuple	tuple;
@@ -80,8 +86,8 @@ fc_credits_usage(PG_FUNCTION_ARGS)
 	/*
 	 * The result type's descriptor, pinned in the type cache: the type is
 	 * the named composite fluxcredits.credits_usage, so it needs no blessing.
-	 * (get_call_result_type() looks the function up in the catalog: 2,000
-	 * instructions a call, as a function scan sets up its call anew on every
+	 * (get_call_result_type() would look the function up in the catalog on
+	 * every call, as a function scan sets up its call anew on every
 	 * execution.)
 	 */
 	rettype = get_fn_expr_rettype(fcinfo->flinfo);
@@ -162,18 +168,20 @@ fc_credits_usage(PG_FUNCTION_ARGS)
 no_holds:
 	UnregisterSnapshot(snapshot);
 
-	ai_monthly_left = Max(acc.ai_monthly - ai_used, 0);
+	compression_limited = fc_kind_limit(&acc, FC_KIND_COMPRESSION, &compression_limit);
+	(void) fc_kind_limit(&acc, FC_KIND_AI, &ai_limit);	/* the monthly allocation */
+	ai_monthly_left = Max(ai_limit - ai_used, 0);
 	memset(nulls, false, sizeof(nulls));
 	values[U_PLAN] = CStringGetTextDatum(acc.plan);
 	values[U_COMPRESSOR_USED] = Int64GetDatum(compression_used);
-	values[U_COMPRESSOR_LIMIT] = Int64GetDatum(acc.compression_limit);
-	nulls[U_COMPRESSOR_LIMIT] = acc.compression_unlimited;
+	values[U_COMPRESSOR_LIMIT] = Int64GetDatum(compression_limit);
+	nulls[U_COMPRESSOR_LIMIT] = !compression_limited;
 	values[U_IA_CREDITS_USED] = Int64GetDatum(ai_used + ai_topup_used);
-	values[U_IA_CREDITS_MONTHLY] = Int64GetDatum(acc.ai_monthly);
+	values[U_IA_CREDITS_MONTHLY] = Int64GetDatum(ai_limit);
 	values[U_IA_TOPUP_CREDITS] = Int64GetDatum(topup_balance);
 	values[U_IA_CREDITS_REMAINING] = Int64GetDatum(ai_monthly_left + topup_balance);
-	values[U_CAN_COMPRESS] = BoolGetDatum(acc.compression_unlimited ||
-										  compression_used < acc.compression_limit);
+	values[U_CAN_COMPRESS] = BoolGetDatum(!compression_limited ||
+										  compression_used < compression_limit);
 	values[U_CAN_USE_IA] = BoolGetDatum(ai_monthly_left + topup_balance > 0);
 	values[U_PERIOD_START] = TimestampTzGetDatum(start);
 	values[U_PERIOD_END] = TimestampTzGetDatum(end);

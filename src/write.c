@@ -1,20 +1,21 @@
 /*-------------------------------------------------------------------------
  *
  * write.c
- *	  The writes of a charge, without the executor: one ledger row
- *	  inserted, one counter slot's "used" (and "topup_used") raised, and on
- *	  a charge drawn from a top-up, the account's "topup_balance" lowered.
+ *	  The writes of a charge: one ledger row inserted, one counter slot's
+ *	  "used" (and "topup_used") raised, and on a charge drawn from a
+ *	  top-up, the account's "topup_balance" lowered; without the executor
+ *	  where the table allows it, else through SQL.
  *
- * A charge is on every request of the app; profiled under 16 clients, the
- * one SPI statement that did these two writes (an UPDATE of the slot and an
- * INSERT into the ledger) spent most of its time starting and ending the
- * executor: opening and describing the ledger's seven indexes, compiling
- * their predicates and the counters' CHECK constraints, building
- * projections.  Here the rows are written with the table access method and
- * the index entries with index_insert(), as PostgreSQL's own catalog code
- * does, with what is built per relation (column numbers, the identity
- * sequence, the indexes' descriptions and compiled predicates) kept for the
- * life of the backend and dropped on any invalidation of the relation.
+ * A charge is on every request of the app, and an SPI statement doing these
+ * writes (an UPDATE of the slot, an INSERT into the ledger) spends most of
+ * its time starting and ending the executor: opening and describing the
+ * ledger's indexes, compiling their predicates and the counters' CHECK
+ * constraints, building projections.  Here the rows are written with the
+ * table access method and the index entries with index_insert(), as
+ * PostgreSQL's own catalog code does, with what is built per relation
+ * (column numbers, the identity sequence, the indexes' descriptions and
+ * compiled predicates) kept for the life of the backend and dropped on any
+ * invalidation of the relation.
  *
  * What this leaves out of a SQL INSERT/UPDATE, and why it does not matter:
  *	- triggers: the ledger has none on INSERT, counters and accounts none
@@ -34,6 +35,9 @@
  * Unique indexes are checked by index_insert() as the executor would (the
  * same "duplicate key" error), and the writes are WAL-logged and counted in
  * the statistics as any other.
+ *
+ * IDENTIFICATION
+ *	  src/write.c
  *
  *-------------------------------------------------------------------------
  */
@@ -145,6 +149,14 @@ forget_indexes(RelIndexes *ri)
 	ri->check_names = NULL;
 }
 
+/* Mark *built_for not built when relid is that relation, or 0 (all). */
+static inline void
+forget_relid(Oid *built_for, Oid relid)
+{
+	if (!OidIsValid(relid) || relid == *built_for)
+		*built_for = InvalidOid;
+}
+
 /*
  * Relation cache invalidation: forget what was built for that relation.
  * Only marked here (the descriptions may be in use: an invalidation can
@@ -157,18 +169,12 @@ relcache_callback(Datum arg, Oid relid)
 {
 	(void) arg;
 	inval_count++;
-	if (!OidIsValid(relid) || relid == ledger_shape.relid)
-		ledger_shape.relid = InvalidOid;
-	if (!OidIsValid(relid) || relid == ledger_indexes.relid)
-		ledger_indexes.relid = InvalidOid;
-	if (!OidIsValid(relid) || relid == counters_indexes.relid)
-		counters_indexes.relid = InvalidOid;
-	if (!OidIsValid(relid) || relid == accounts_indexes.relid)
-		accounts_indexes.relid = InvalidOid;
-	if (!OidIsValid(relid) || relid == counters_ok.relid)
-		counters_ok.relid = InvalidOid;
-	if (!OidIsValid(relid) || relid == accounts_ok.relid)
-		accounts_ok.relid = InvalidOid;
+	forget_relid(&ledger_shape.relid, relid);
+	forget_relid(&ledger_indexes.relid, relid);
+	forget_relid(&counters_indexes.relid, relid);
+	forget_relid(&accounts_indexes.relid, relid);
+	forget_relid(&counters_ok.relid, relid);
+	forget_relid(&accounts_ok.relid, relid);
 }
 
 static void
@@ -302,7 +308,7 @@ insert_index_entries_executor(Relation rel, TupleTableSlot *slot)
 	/*
 	 * update = false even for an updated row's new version: with true, the
 	 * executor looks the updated columns up in a range table, which this
-	 * EState has none of (a crash, seen); the flag is only a hint to the
+	 * EState has none of, and crashes; the flag is only a hint to the
 	 * btree's bottom-up deletion.
 	 */
 	recheck = ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL);
@@ -501,6 +507,36 @@ fc_ledger_insert(const FcLedgerRow *row)
 	return id;
 }
 
+/*
+ * Write the ledger row of charge a in the period starting at start, monthly
+ * and topup the parts drawn from the monthly allocation and from the top-up
+ * balance; with covered, a row that charges nothing and names the charge
+ * covering it (covering).  Returns its id.
+ */
+int64
+fc_ledger_insert_charge(const FcCharge *a, TimestampTz start, int64 monthly,
+						int64 topup, bool covered, int64 covering)
+{
+	FcLedgerRow row = {
+		.at = a->at,
+		.account = a->account,
+		.entry = a->hold && !covered ? "hold" : "consume",
+		.has_kind = true,
+		.kind = a->kind,
+		.has_period = true,
+		.period_start = start,
+		.monthly = (int32) monthly,
+		.topup = (int32) -topup,
+		.image = a->image,
+		.key = a->key,
+		.has_charge = covered,
+		.charge = covering,
+		.id = a->id
+	};
+
+	return fc_ledger_insert(&row);
+}
+
 /* The next id of the ledger's identity sequence (the charge() trigger's charge ids). */
 int64
 fc_ledger_next_id(void)
@@ -639,6 +675,35 @@ fc_slot_add(Relation rel, HeapTuple locked, int n, const AttrNumber *attnos,
 }
 
 /*
+ * Count monthly and topup on the counter slot numbered slot of the charge's
+ * period, locked by this transaction, through SQL: fc_slot_add() for a
+ * counters table that fc_slot_direct_ok() does not let this file update.
+ */
+void
+fc_slot_add_sql(const FcCharge *a, TimestampTz start, int slot, int64 monthly, int64 topup)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid types[6] = {TEXTOID, TIMESTAMPTZOID, TEXTOID, INT8OID, INT2OID, INT8OID};
+	Datum		values[6];
+
+	values[0] = CStringGetTextDatum(a->account);
+	values[1] = TimestampTzGetDatum(start);
+	values[2] = CStringGetTextDatum(fc_kind_name(a->kind));
+	values[3] = Int64GetDatum(monthly);
+	values[4] = Int16GetDatum((int16) slot);
+	values[5] = Int64GetDatum(topup);
+	if (SPI_execute_plan(fc_plan(&plan,
+								 "UPDATE fluxcredits.counters c"
+								 "   SET used = c.used + $4, topup_used = c.topup_used + $6"
+								 " WHERE c.account = $1 AND c.period_start = $2"
+								 "   AND c.kind = $3::fluxcredits.credit_kind AND c.slot = $5",
+								 6, types),
+						 values, NULL, false, 0) != SPI_OK_UPDATE ||
+		SPI_processed != 1)
+		elog(ERROR, "fluxcredits: the locked counter slot %d was not updated", slot);
+}
+
+/*
  * Add amount to the bigint column attno of an account's row, locked, the
  * version in locked (fc_account_direct_ok() must allow it).
  */
@@ -646,4 +711,24 @@ void
 fc_account_add(Relation rel, HeapTuple locked, AttrNumber attno, int64 amount)
 {
 	row_add(&accounts_indexes, rel, locked, 1, &attno, &amount);
+}
+
+/*
+ * Take topup off the account's balance through SQL: fc_account_add() for an
+ * accounts table that fc_account_direct_ok() does not let this file update.
+ */
+void
+fc_account_topup_sql(const char *account, int64 topup)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid types[2] = {TEXTOID, INT8OID};
+	Datum		values[2];
+
+	values[0] = CStringGetTextDatum(account);
+	values[1] = Int64GetDatum(topup);
+	if (fc_execute(&plan,
+				   "UPDATE fluxcredits.accounts a SET topup_balance = a.topup_balance - $2"
+				   " WHERE a.account = $1",
+				   2, types, values, NULL, 0, SPI_OK_UPDATE, "top-up balance update") != 1)
+		elog(ERROR, "fluxcredits: top-up balance update failed");
 }

@@ -22,6 +22,9 @@
  * check it once they have the row; it never changes but for a new anchor,
  * which only moves it later, under the account's lock.
  *
+ * IDENTIFICATION
+ *	  src/writer_checks.c
+ *
  *-------------------------------------------------------------------------
  */
 #include "fluxcredits.h"

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * account_lock.c
+ * under_account.c
  *	  The account's lock for the writers that need every counter slot of a
  *	  period (the exact path of a charge, refunds, the resolution of a
  *	  reservation, plan changes), taken so that it is never held while
@@ -12,10 +12,14 @@
  * for the account's row.  A writer that waited for that slot while holding
  * the account's row would close a cycle.  So fc_under_account() takes the
  * account's row (waiting as long as it takes) and runs the writer's work in
- * a subtransaction with lock_timeout at 1 ms; when a lock is not granted at
- * once, the subtransaction is rolled back (letting the account go), the
- * busy slots are waited for one at a time without keeping them, and it
- * starts over.  After eight attempts it waits as long as it takes.
+ * a subtransaction with lock_timeout at one millisecond, the shortest wait
+ * it allows, so that a lock not granted at once fails: the subtransaction
+ * is rolled back (letting the account go), the busy slots are waited for
+ * one at a time without keeping them, and it starts over.  After eight
+ * attempts it waits as long as it takes, rather than retry without end.
+ *
+ * IDENTIFICATION
+ *	  src/under_account.c
  *
  *-------------------------------------------------------------------------
  */
@@ -222,8 +226,8 @@ fc_lock_newest(Relation rel, ItemPointer tid, Snapshot snapshot, TupleTableSlot 
 /*
  * The account's row lock, FOR NO KEY UPDATE, waiting for it as long as it
  * takes (a missing account gets no lock; the work then finds it missing).
- * Done here rather than with SQL: the statement's executor was a fifth of
- * an exact charge.
+ * Done here rather than with SQL, to spare the exact path of a charge the
+ * start of a statement's executor.
  */
 static void
 lock_account_row(const char *account)
@@ -320,12 +324,10 @@ lock_slots(void *arg)
 
 	memset(nulls, ' ', sizeof(nulls));
 	slot_args(set, values, nulls);
-	if (SPI_execute_plan(fc_plan(&plan,
-								 "SELECT FROM fluxcredits.counters c" FC_SLOT_FILTER
-								 " ORDER BY c.period_start, c.kind, c.slot FOR UPDATE",
-								 3, types),
-						 values, nulls, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "fluxcredits: slot lock failed");
+	(void) fc_execute(&plan,
+					  "SELECT FROM fluxcredits.counters c" FC_SLOT_FILTER
+					  " ORDER BY c.period_start, c.kind, c.slot FOR UPDATE",
+					  3, types, values, nulls, 0, SPI_OK_SELECT, "slot lock");
 }
 
 /*

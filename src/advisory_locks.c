@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * locks.c
+ * advisory_locks.c
  *	  Transaction-level advisory locks that serialise the calls that must
  *	  see each other: the calls of one account with one idempotency key, and
  *	  the AI charges and refunds of one image in one billing period.
@@ -10,6 +10,9 @@
  * call's outcome is final.  The lock space is PostgreSQL's advisory locks
  * with a class id of fluxcredits' own in the first key; a hash collision only
  * makes two unrelated calls wait for each other.
+ *
+ * IDENTIFICATION
+ *	  src/advisory_locks.c
  *
  *-------------------------------------------------------------------------
  */
@@ -63,8 +66,8 @@ fc_lock_key(const char *account, const char *key)
  * Serialise the AI charges and refunds of account's image in a period.  The
  * image's own lock is taken under a shared lock on all the account's images
  * of the period, which a statement of the charge() trigger takes whole
- * (fc_lock_images) rather than one lock per image: a bulk insert of 10,000
- * images would need more locks than the lock table holds.
+ * (fc_lock_images) rather than one lock per image: a bulk insert of many
+ * thousands of images would need more locks than the lock table holds.
  */
 void
 fc_lock_image(const char *account, const char *image, TimestampTz period_start)
