@@ -323,7 +323,7 @@ BEGIN
         PERFORM @extschema@._lock_image(c.account, c.image, c.period_start);
     END IF;
     -- The slots it gives back to first: a transaction that charged the account
-    -- may hold one while waiting for the account (src/account_lock.c).
+    -- may hold one while waiting for the account (src/under_account.c).
     PERFORM @extschema@._lock_account_slots(c.account, c.kind, c.period_start);
     acc := @extschema@._lock_account(c.account);
     IF c.entry NOT IN ('consume', 'hold') OR c.charge IS NOT NULL THEN
@@ -570,3 +570,10 @@ BEGIN
     RETURN entry_id;
 END
 $$;
+
+--------------------------------------------------------------------------
+-- The C file names the comments give (1.7 splits the C by path)
+--------------------------------------------------------------------------
+
+COMMENT ON FUNCTION @extschema@._lock_account_slots(text, @extschema@.credit_kind, timestamptz) IS
+'internal: the account''s row and its counter slots of kind in the period (NULL: all), never holding the account while waiting for a slot (src/under_account.c)';

@@ -1,5 +1,5 @@
 --------------------------------------------------------------------------
--- Internal checks shared with the C code (src/account.c)
+-- Internal checks shared with the C code (src/args.c)
 --------------------------------------------------------------------------
 
 CREATE FUNCTION @extschema@._check_text(value text, what text, maxlen integer)
@@ -108,7 +108,7 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'fc_lock_account_slots'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION @extschema@._lock_account_slots(text, @extschema@.credit_kind, timestamptz) IS
-'internal: the account''s row and its counter slots of kind in the period (NULL: all), never holding the account while waiting for a slot (src/account_lock.c)';
+'internal: the account''s row and its counter slots of kind in the period (NULL: all), never holding the account while waiting for a slot (src/under_account.c)';
 
 CREATE FUNCTION @extschema@._plan_limit(plan text, kind @extschema@.credit_kind)
 RETURNS bigint

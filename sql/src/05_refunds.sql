@@ -111,7 +111,7 @@ BEGIN
         PERFORM @extschema@._lock_image(c.account, c.image, c.period_start);
     END IF;
     -- The slots it gives back to first: a transaction that charged the account
-    -- may hold one while waiting for the account (src/account_lock.c).
+    -- may hold one while waiting for the account (src/under_account.c).
     PERFORM @extschema@._lock_account_slots(c.account, c.kind, c.period_start);
     acc := @extschema@._lock_account(c.account);
     IF c.entry NOT IN ('consume', 'hold') OR c.charge IS NOT NULL THEN
