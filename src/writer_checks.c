@@ -85,8 +85,17 @@ fc_check_clock(const char *account, TimestampTz anchor, const TimestampTz *ancho
 
 	if (fc_max_clock_skew >= 0)
 	{
-		until = GetCurrentTimestamp() + (int64) fc_max_clock_skew * USECS_PER_SEC;
-		late = at > until;
+		int64		skew = (int64) fc_max_clock_skew * USECS_PER_SEC;
+
+		/*
+		 * The clock is never behind the transaction's start (now(), the
+		 * usual at): a time within the skew of that needs no reading of it.
+		 */
+		if (at - skew > GetCurrentTransactionStartTimestamp())
+		{
+			until = GetCurrentTimestamp() + skew;
+			late = at > until;
+		}
 	}
 	if (!early && !late)
 		return;
