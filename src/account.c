@@ -58,7 +58,7 @@ plan_load(FcAccount *acc, const char *account, Snapshot snapshot)
 	static FcColumns pcols = {.n = lengthof(plan_columns), .names = plan_columns,
 	.noptional = 1};
 	static const Oid texteq[1] = {F_TEXTEQ};
-	Relation	rel = fc_table_open("plans", AccessShareLock);
+	Relation	rel = fc_table_open("plans", NULL, AccessShareLock);
 	Oid			relid = RelationGetRelid(rel);
 	bool		cacheable = strlen(acc->plan) < sizeof(plan_cache[0].name);
 	PlanCacheEntry *e;
@@ -113,7 +113,7 @@ plan_load(FcAccount *acc, const char *account, Snapshot snapshot)
 	table_close(rel, NoLock);
 
 	key = CStringGetTextDatum(acc->plan);
-	fc_scan_begin(&scan, "plans", "plans_pkey", &pcols, 1, texteq, &key, snapshot);
+	fc_scan_begin(&scan, "plans", "plans_pkey", NULL, &pcols, 1, texteq, &key, snapshot);
 	tuple = fc_scan_next(&scan);
 	if (tuple == NULL)
 		elog(ERROR, "fluxcredits: plan \"%s\" of account \"%s\" does not exist",
@@ -165,6 +165,7 @@ account_load(const char *account, Snapshot snapshot, FcAccount *acc, bool keep_r
 
 	snapshot = RegisterSnapshot(snapshot);
 
+	acc->account = account;
 	fc_account_scan_begin(&scan, &acols, account, snapshot);
 	if ((tuple = fc_scan_next(&scan)) == NULL)
 		ereport(ERROR,
@@ -225,7 +226,7 @@ bool
 fc_account_may_hold(const FcAccount *acc)
 {
 	if (acc->holds == FC_HOLDS_UNKNOWN)
-		return !fc_index_never_used("reservations_held");
+		return !fc_index_never_used("reservations", "reservations_held", acc->account);
 	return acc->holds == FC_HOLDS_MAYBE;
 }
 

@@ -213,7 +213,7 @@ lock_period_slots(const FcCharge *a, TimestampTz start, LockedSlot **out)
 		qsort(found, nfound, sizeof(FoundSlot), found_slot_cmp);
 
 	/* the table lock of an UPDATE (the slot chosen is updated) */
-	rel = fc_table_open("counters", RowExclusiveLock);
+	rel = fc_table_open("counters", a->account, RowExclusiveLock);
 	ts = table_slot_create(rel, NULL);
 	*out = palloc(sizeof(LockedSlot) * Max(nfound, 1));
 	for (int i = 0; i < nfound; i++)
@@ -257,7 +257,7 @@ has_expired_hold(const FcCharge *a, const FcAccount *acc)
 		return false;
 	snapshot = RegisterSnapshot(GetTransactionSnapshot());
 	key = CStringGetTextDatum(a->account);
-	fc_scan_begin(&scan, "reservations", "reservations_held", &cols, 1, texteq, &key, snapshot);
+	fc_scan_begin(&scan, "reservations", "reservations_held", a->account, &cols, 1, texteq, &key, snapshot);
 	while (!found && fc_scan_next(&scan) != NULL)
 	{
 		bool		isnull;
@@ -417,7 +417,7 @@ exact_totals(const FcCharge *a, TimestampTz start, TimestampTz end,
 		insert_slot_sql(a, start, end, *monthly, *topup);
 	else
 	{
-		Relation	rel = fc_table_open("counters", RowExclusiveLock);
+		Relation	rel = fc_table_open("counters", a->account, RowExclusiveLock);
 
 		if (fc_slot_direct_ok(rel))
 		{
@@ -432,7 +432,7 @@ exact_totals(const FcCharge *a, TimestampTz start, TimestampTz end,
 	}
 	if (*topup > 0)
 	{
-		Relation	rel = fc_table_open("accounts", RowExclusiveLock);
+		Relation	rel = fc_table_open("accounts", a->account, RowExclusiveLock);
 
 		if (fc_account_direct_ok(rel))
 			fc_account_add(rel, acc.row, acc.topup_balance_attno, -*topup);

@@ -21,6 +21,7 @@
  *	  trigger.c			the charge() trigger: the rows a statement inserts
  *	  usage.c			credits_usage(): the read-out of one account
  *	  relscan.c			index reads of the extension's tables, without SPI
+ *	  citus.c			on a Citus node: the shard that holds an account here
  *	  spi_plans.c		the charge's search path, SPI plans and results
  *
  * IDENTIFICATION

@@ -104,6 +104,7 @@ typedef struct FcThresholds
 /* An account with its plan, as read by fc_account_load(). */
 typedef struct FcAccount
 {
+	const char *account;		/* the caller's string */
 	char	   *plan;
 	TimestampTz anchor;
 	char	   *tz;
@@ -242,7 +243,7 @@ extern int64 fc_ledger_insert(const FcLedgerRow *row);
 extern int64 fc_ledger_insert_charge(const FcCharge *a, TimestampTz start,
 									 int64 monthly, int64 topup, bool covered,
 									 int64 covering);
-extern int64 fc_ledger_next_id(void);
+extern int64 fc_ledger_next_id(const char *account);
 extern bool fc_slot_direct_ok(Relation rel);
 extern bool fc_account_direct_ok(Relation rel);
 extern void fc_slot_add(Relation rel, HeapTuple locked, int n,
@@ -296,8 +297,9 @@ typedef struct FcColumns
 } FcColumns;
 
 extern void fc_scan_begin(FcScan *s, const char *table, const char *index,
-						  FcColumns *cols, int nkeys, const Oid *eqfuncs,
-						  const Datum *values, Snapshot snapshot);
+						  const char *account, FcColumns *cols, int nkeys,
+						  const Oid *eqfuncs, const Datum *values,
+						  Snapshot snapshot);
 extern void fc_account_scan_begin(FcScan *s, FcColumns *cols,
 								  const char *account, Snapshot snapshot);
 extern void fc_counters_scan_begin(FcScan *s, FcColumns *cols,
@@ -306,8 +308,16 @@ extern void fc_counters_scan_begin(FcScan *s, FcColumns *cols,
 extern Datum fc_scan_attr(FcScan *s, AttrNumber attno, bool *isnull);
 extern HeapTuple fc_scan_next(FcScan *s);
 extern void fc_scan_end(FcScan *s);
-extern Relation fc_table_open(const char *relname, LOCKMODE lockmode);
-extern bool fc_index_never_used(const char *index);
+extern Relation fc_table_open(const char *relname, const char *account,
+							  LOCKMODE lockmode);
+extern bool fc_index_never_used(const char *table, const char *index,
+								const char *account);
+
+/* citus.c */
+extern bool fc_citus_preloaded(void);
+extern bool fc_citus_table(Oid shell);
+extern Oid	fc_citus_shard(Oid shell, const char *relname, const char *account,
+						   bool missing_ok);
 
 /* spi_plans.c */
 extern void fc_safe_path_push(void);

@@ -107,7 +107,7 @@ fc_rel_is(Relation rel, const char *relname)
  * exist, NULL when missing_ok, else an error.
  */
 static Relation
-fc_open_missing_ok(const char *relname, bool index, LOCKMODE lockmode, bool missing_ok)
+fc_open_shell(const char *relname, bool index, LOCKMODE lockmode, bool missing_ok)
 {
 	RelidCacheEntry *e = fc_relid_entry(relname);
 	Relation	rel;
@@ -137,18 +137,52 @@ fc_open_missing_ok(const char *relname, bool index, LOCKMODE lockmode, bool miss
 	return index ? index_open(e->relid, lockmode) : table_open(e->relid, lockmode);
 }
 
-/* Open fluxcredits.<relname> (table or index) with lockmode. */
+/*
+ * Open relname, fluxcredits.<table> or an index of it by name, with
+ * lockmode, for account (NULL: for no account; only the plans table is read
+ * so).  On a Citus node where the table is distributed, that is the shard
+ * that holds the account there (citus.c), never the shell.  If an index
+ * does not exist, NULL when missing_ok, else an error.
+ */
 static Relation
-fc_open(const char *relname, bool index, LOCKMODE lockmode)
+fc_open_missing_ok(const char *table, const char *relname, bool index,
+				   const char *account, LOCKMODE lockmode, bool missing_ok)
 {
-	return fc_open_missing_ok(relname, index, lockmode, false);
+	if (fc_citus_preloaded())
+	{
+		/* the shell, checked by name as always, tells whether it is distributed */
+		Relation	shell = fc_open_shell(table, false, AccessShareLock, false);
+		Oid			shellid = RelationGetRelid(shell);
+
+		table_close(shell, NoLock);
+		if (fc_citus_table(shellid))
+		{
+			Oid			shard = fc_citus_shard(shellid, relname, account, missing_ok);
+
+			if (!OidIsValid(shard))
+				return NULL;
+			return index ? index_open(shard, lockmode) : table_open(shard, lockmode);
+		}
+	}
+	return fc_open_shell(relname, index, lockmode, missing_ok);
 }
 
-/* fluxcredits.<relname>, a table, opened with lockmode (for the writes of write.c). */
-Relation
-fc_table_open(const char *relname, LOCKMODE lockmode)
+/* Open relname (fluxcredits.<table> or its index) for account, with lockmode. */
+static Relation
+fc_open(const char *table, const char *relname, bool index, const char *account,
+		LOCKMODE lockmode)
 {
-	return fc_open(relname, false, lockmode);
+	return fc_open_missing_ok(table, relname, index, account, lockmode, false);
+}
+
+/*
+ * fluxcredits.<relname>, a table, opened with lockmode for account (for the
+ * writes of write.c; see fc_open_missing_ok).
+ */
+Relation
+fc_table_open(const char *relname, const char *account, LOCKMODE lockmode)
+{
+	return fc_open(relname, relname, false, account, lockmode);
 }
 
 /*
@@ -158,9 +192,9 @@ fc_table_open(const char *relname, LOCKMODE lockmode)
  * buffers: no system call, unlike asking for the index's size.
  */
 bool
-fc_index_never_used(const char *index)
+fc_index_never_used(const char *table, const char *index, const char *account)
 {
-	Relation	rel = fc_open(index, true, AccessShareLock);
+	Relation	rel = fc_open(table, index, true, account, AccessShareLock);
 	bool		never = false;
 
 	if (rel->rd_rel->relam == BTREE_AM_OID)
@@ -209,15 +243,16 @@ fc_columns(FcColumns *cols, Relation rel)
  * of cols->names, for reading the tuples.
  */
 void
-fc_scan_begin(FcScan *s, const char *table, const char *index, FcColumns *cols,
-			  int nkeys, const Oid *eqfuncs, const Datum *values, Snapshot snapshot)
+fc_scan_begin(FcScan *s, const char *table, const char *index, const char *account,
+			  FcColumns *cols, int nkeys, const Oid *eqfuncs, const Datum *values,
+			  Snapshot snapshot)
 {
 	ScanKeyData keys[FC_SCAN_MAX_KEYS];
 
 	Assert(nkeys <= FC_SCAN_MAX_KEYS && nkeys <= cols->n);
 	s->iscan = NULL;
-	s->heap = fc_open(table, false, AccessShareLock);
-	s->index = fc_open(index, true, AccessShareLock);
+	s->heap = fc_open(table, table, false, account, AccessShareLock);
+	s->index = fc_open(table, index, true, account, AccessShareLock);
 	fc_columns(cols, s->heap);
 	for (int i = 0; i < nkeys; i++)
 		ScanKeyEntryInitialize(&keys[i], 0, cols->attnos[i], BTEqualStrategyNumber,
@@ -260,9 +295,9 @@ fc_counters_key(PG_FUNCTION_ARGS)
  * AccessShareLock; else NULL.
  */
 static Relation
-fc_hash_index_open(const char *name)
+fc_hash_index_open(const char *table, const char *name, const char *account)
 {
-	Relation	rel = fc_open_missing_ok(name, true, AccessShareLock, true);
+	Relation	rel = fc_open_missing_ok(table, name, true, account, AccessShareLock, true);
 
 	if (rel != NULL &&
 		(rel->rd_rel->relam != HASH_AM_OID || !rel->rd_index->indisvalid ||
@@ -317,14 +352,14 @@ fc_account_scan_begin(FcScan *s, FcColumns *cols, const char *account,
 					  Snapshot snapshot)
 {
 	static const Oid texteq[1] = {F_TEXTEQ};
-	Relation	heap = fc_open("accounts", false, AccessShareLock);	/* table first */
-	Relation	index = fc_hash_index_open("accounts_account");
+	Relation	heap = fc_open("accounts", "accounts", false, account, AccessShareLock);	/* table first */
+	Relation	index = fc_hash_index_open("accounts", "accounts_account", account);
 	Datum		key = CStringGetTextDatum(account);
 
 	if (index == NULL)
 	{
 		table_close(heap, NoLock);
-		fc_scan_begin(s, "accounts", "accounts_pkey", cols, 1, texteq, &key, snapshot);
+		fc_scan_begin(s, "accounts", "accounts_pkey", account, cols, 1, texteq, &key, snapshot);
 	}
 	else
 		fc_hash_scan_begin(s, heap, index, cols, F_TEXTEQ, key, account,
@@ -342,8 +377,8 @@ fc_counters_scan_begin(FcScan *s, FcColumns *cols, const char *account,
 					   TimestampTz start, Snapshot snapshot)
 {
 	static const Oid eqfuncs[2] = {F_TEXTEQ, F_TIMESTAMPTZ_EQ};
-	Relation	heap = fc_open("counters", false, AccessShareLock);	/* table first */
-	Relation	index = fc_hash_index_open("counters_account_period");
+	Relation	heap = fc_open("counters", "counters", false, account, AccessShareLock);	/* table first */
+	Relation	index = fc_hash_index_open("counters", "counters_account_period", account);
 
 	if (index == NULL)
 	{
@@ -352,7 +387,7 @@ fc_counters_scan_begin(FcScan *s, FcColumns *cols, const char *account,
 		table_close(heap, NoLock);
 		keys[0] = CStringGetTextDatum(account);
 		keys[1] = TimestampTzGetDatum(start);
-		fc_scan_begin(s, "counters", "counters_pkey", cols, 2, eqfuncs, keys, snapshot);
+		fc_scan_begin(s, "counters", "counters_pkey", account, cols, 2, eqfuncs, keys, snapshot);
 	}
 	else
 		fc_hash_scan_begin(s, heap, index, cols, F_INT8EQ,

@@ -650,7 +650,11 @@ charge_statement(TriggerData *trigdata, const ChargeTrigger *ct)
 static HeapTuple
 charge_id_step(TriggerData *trigdata, const ChargeTrigger *ct)
 {
-	Datum		value = Int64GetDatum(fc_ledger_next_id());
+	/* the account's node's sequence (on Citus, the shard that holds it there) */
+	char	   *account = SPI_getvalue(trigdata->tg_trigtuple,
+									   RelationGetDescr(trigdata->tg_relation),
+									   ct->account.attnum);
+	Datum		value = Int64GetDatum(fc_ledger_next_id(account));
 	bool		isnull = false;
 	int			col = ct->charge_col;
 

@@ -252,7 +252,7 @@ lock_account_row(const char *account)
 	if (found)
 	{
 		/* the table lock of SELECT ... FOR NO KEY UPDATE */
-		Relation	rel = fc_table_open("accounts", RowShareLock);
+		Relation	rel = fc_table_open("accounts", account, RowShareLock);
 		TupleTableSlot *ts = table_slot_create(rel, NULL);
 
 		(void) fc_lock_newest(rel, &tid, snapshot, ts, LockTupleNoKeyExclusive);

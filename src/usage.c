@@ -131,7 +131,7 @@ fc_credits_usage(PG_FUNCTION_ARGS)
 	if (!fc_account_may_hold(&acc))
 		goto no_holds;			/* the account never reserved */
 	keys[0] = CStringGetTextDatum(account);
-	fc_scan_begin(&scan, "reservations", "reservations_held", &rcols, 1, eqfuncs, keys, snapshot);
+	fc_scan_begin(&scan, "reservations", "reservations_held", account, &rcols, 1, eqfuncs, keys, snapshot);
 	while ((tuple = fc_scan_next(&scan)) != NULL)
 	{
 		TupleDesc	desc = RelationGetDescr(scan.heap);

@@ -125,12 +125,20 @@ typedef struct DirectOk
 	bool		ok;
 } DirectOk;
 
-static LedgerShape ledger_shape;
-static RelIndexes ledger_indexes;
-static RelIndexes counters_indexes;
-static RelIndexes accounts_indexes;
-static DirectOk counters_ok;
-static DirectOk accounts_ok;
+/*
+ * Kept per relation: one, on a single node; on a Citus node, one per shard
+ * of the table there (citus.c), by the shard's OID.  A slot taken by
+ * another shard is built again.
+ */
+#define FC_REL_SLOTS 64
+#define FC_REL_SLOT(cache, rel) (&(cache)[RelationGetRelid(rel) % FC_REL_SLOTS])
+
+static LedgerShape ledger_shape[FC_REL_SLOTS];
+static RelIndexes ledger_indexes[FC_REL_SLOTS];
+static RelIndexes counters_indexes[FC_REL_SLOTS];
+static RelIndexes accounts_indexes[FC_REL_SLOTS];
+static DirectOk counters_ok[FC_REL_SLOTS];
+static DirectOk accounts_ok[FC_REL_SLOTS];
 static bool callback_registered = false;
 static uint64 inval_count = 0;	/* relcache invalidations seen */
 
@@ -169,12 +177,15 @@ relcache_callback(Datum arg, Oid relid)
 {
 	(void) arg;
 	inval_count++;
-	forget_relid(&ledger_shape.relid, relid);
-	forget_relid(&ledger_indexes.relid, relid);
-	forget_relid(&counters_indexes.relid, relid);
-	forget_relid(&accounts_indexes.relid, relid);
-	forget_relid(&counters_ok.relid, relid);
-	forget_relid(&accounts_ok.relid, relid);
+	for (int i = 0; i < FC_REL_SLOTS; i++)
+	{
+		forget_relid(&ledger_shape[i].relid, relid);
+		forget_relid(&ledger_indexes[i].relid, relid);
+		forget_relid(&counters_indexes[i].relid, relid);
+		forget_relid(&accounts_indexes[i].relid, relid);
+		forget_relid(&counters_ok[i].relid, relid);
+		forget_relid(&accounts_ok[i].relid, relid);
+	}
 }
 
 static void
@@ -347,11 +358,11 @@ enum_value(Oid typid, const char *label)
 												ObjectIdGetDatum(typid)));
 }
 
-/* Build ledger_shape for rel: can its rows be written here, and how. */
+/* Build rel's ledger_shape: can its rows be written here, and how. */
 static void
 build_ledger_shape(Relation rel)
 {
-	LedgerShape *s = &ledger_shape;
+	LedgerShape *s = FC_REL_SLOT(ledger_shape, rel);
 	TupleDesc	desc = RelationGetDescr(rel);
 	int			live = 0;
 
@@ -464,8 +475,9 @@ ledger_insert_sql(const FcLedgerRow *row)
 int64
 fc_ledger_insert(const FcLedgerRow *row)
 {
-	Relation	rel = fc_table_open("ledger", RowExclusiveLock);
-	LedgerShape *s = &ledger_shape;
+	Relation	rel = fc_table_open("ledger", row->account, RowExclusiveLock);
+	LedgerShape *s = FC_REL_SLOT(ledger_shape, rel);
+	RelIndexes *ri = FC_REL_SLOT(ledger_indexes, rel);
 	TupleDesc	desc = RelationGetDescr(rel);
 	TupleTableSlot *slot;
 	Datum		v[L_NCOLS];
@@ -474,7 +486,7 @@ fc_ledger_insert(const FcLedgerRow *row)
 
 	if (s->relid != RelationGetRelid(rel))
 		build_ledger_shape(rel);
-	if (!s->direct || (ledger_indexes.relid == RelationGetRelid(rel) && !ledger_indexes.plain))
+	if (!s->direct || (ri->relid == RelationGetRelid(rel) && !ri->plain))
 	{
 		table_close(rel, NoLock);
 		return ledger_insert_sql(row);
@@ -500,7 +512,7 @@ fc_ledger_insert(const FcLedgerRow *row)
 	}
 	ExecStoreVirtualTuple(slot);
 	table_tuple_insert(rel, slot, GetCurrentCommandId(true), 0, NULL);
-	if (!insert_index_entries(&ledger_indexes, rel, slot))
+	if (!insert_index_entries(ri, rel, slot))
 		insert_index_entries_executor(rel, slot);
 	ExecDropSingleTupleTableSlot(slot);
 	table_close(rel, NoLock);
@@ -539,16 +551,17 @@ fc_ledger_insert_charge(const FcCharge *a, TimestampTz start, int64 monthly,
 
 /* The next id of the ledger's identity sequence (the charge() trigger's charge ids). */
 int64
-fc_ledger_next_id(void)
+fc_ledger_next_id(const char *account)
 {
-	Relation	rel = fc_table_open("ledger", RowExclusiveLock);
+	Relation	rel = fc_table_open("ledger", account, RowExclusiveLock);
+	LedgerShape *s = FC_REL_SLOT(ledger_shape, rel);
 	int64		id;
 
-	if (ledger_shape.relid != RelationGetRelid(rel))
+	if (s->relid != RelationGetRelid(rel))
 		build_ledger_shape(rel);
-	if (!OidIsValid(ledger_shape.seqid))
+	if (!OidIsValid(s->seqid))
 		elog(ERROR, "fluxcredits: fluxcredits.ledger.id has no identity sequence");
-	id = nextval_internal(ledger_shape.seqid, false);
+	id = nextval_internal(s->seqid, false);
 	table_close(rel, NoLock);
 	return id;
 }
@@ -582,14 +595,14 @@ update_direct_ok(DirectOk *c, Relation rel)
 bool
 fc_slot_direct_ok(Relation rel)
 {
-	return update_direct_ok(&counters_ok, rel);
+	return update_direct_ok(FC_REL_SLOT(counters_ok, rel), rel);
 }
 
 /* Can an account's row of rel, fluxcredits.accounts, be updated here? */
 bool
 fc_account_direct_ok(Relation rel)
 {
-	return update_direct_ok(&accounts_ok, rel);
+	return update_direct_ok(FC_REL_SLOT(accounts_ok, rel), rel);
 }
 
 /* Raise the error of a CHECK constraint the new row fails, as the executor does. */
@@ -671,7 +684,7 @@ void
 fc_slot_add(Relation rel, HeapTuple locked, int n, const AttrNumber *attnos,
 			const int64 *amounts)
 {
-	row_add(&counters_indexes, rel, locked, n, attnos, amounts);
+	row_add(FC_REL_SLOT(counters_indexes, rel), rel, locked, n, attnos, amounts);
 }
 
 /*
@@ -710,7 +723,7 @@ fc_slot_add_sql(const FcCharge *a, TimestampTz start, int slot, int64 monthly, i
 void
 fc_account_add(Relation rel, HeapTuple locked, AttrNumber attno, int64 amount)
 {
-	row_add(&accounts_indexes, rel, locked, 1, &attno, &amount);
+	row_add(FC_REL_SLOT(accounts_indexes, rel), rel, locked, 1, &attno, &amount);
 }
 
 /*
