@@ -1,0 +1,514 @@
+/* sql/fluxcredits--1.7--1.8.sql: fluxcredits 1.7 to 1.8 */
+
+-- complain if script is sourced in psql, rather than via ALTER EXTENSION
+\echo Use "ALTER EXTENSION fluxcredits UPDATE TO '1.8'" to load this file. \quit
+
+-- 1.8 scales out on Citus: fluxcredits.distribute() spreads the tables
+-- over a cluster's nodes by account.  On a single server nothing changes
+-- in what the functions do: credits_refund, credits_commit and
+-- credits_release get forms that take the account too (the forms Citus can
+-- run on the account's node), every statement of the writers names the
+-- account, a top-up's INSERT serves either payment-reference index, and
+-- credits_check() and near_limit() are written as Citus can plan them, with
+-- the same results.
+
+--------------------------------------------------------------------------
+-- Top-ups: the payment reference is unique per account once distributed
+--------------------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION @extschema@.credits_topup(account text, amount integer, reference text,
+                                          at timestamptz DEFAULT now())
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    acc @extschema@.accounts;
+    prior record;
+    entry_id bigint;
+BEGIN
+    PERFORM @extschema@._check_writable('add a top-up');
+    PERFORM @extschema@._check_text(account, 'account', 256);
+    IF amount IS NULL THEN
+        RAISE EXCEPTION 'amount must not be null' USING ERRCODE = '22004';
+    END IF;
+    IF amount <= 0 THEN
+        RAISE EXCEPTION 'amount must be positive'
+            USING ERRCODE = '22023', DETAIL = format('The amount given is %s.', amount);
+    END IF;
+    PERFORM @extschema@._check_text(reference, 'reference', 256);
+    PERFORM @extschema@._check_at(at);
+    acc := @extschema@._lock_account(account);
+    PERFORM @extschema@._check_clock(acc.account, at, acc.anchor, acc.anchor_since);
+
+    -- The only unique rule a top-up row can break is the payment
+    -- reference's: unique in the database on a single node, unique per
+    -- account once distribute() ran (Citus enforces no unique rule without
+    -- the account).  No conflict target, so that either index serves.
+    INSERT INTO @extschema@.ledger AS l (at, account, entry, kind, topup, reference)
+    VALUES (credits_topup.at, credits_topup.account, 'topup', 'ai',
+            credits_topup.amount, credits_topup.reference)
+    ON CONFLICT DO NOTHING
+    RETURNING id INTO entry_id;
+    IF entry_id IS NULL THEN
+        -- The payment was credited before: once is enough.  Looked for in
+        -- the account first (all there is to find on Citus, and a query
+        -- that stays on the account's node), then, on a single node, in
+        -- the other accounts.
+        SELECT l.id, l.account, l.topup INTO prior FROM @extschema@.ledger l
+         WHERE l.account = credits_topup.account AND l.entry = 'topup'
+           AND l.reference = credits_topup.reference;
+        IF NOT FOUND THEN
+            SELECT l.id, l.account, l.topup INTO prior FROM @extschema@.ledger l
+             WHERE l.entry = 'topup' AND l.reference = credits_topup.reference;
+        END IF;
+        IF NOT FOUND THEN
+            -- Not the reference: the ledger's key, with an id sequence set
+            -- back below the ids in use (what the INSERT raised up to 1.7).
+            RAISE EXCEPTION 'the ledger already holds the id the top-up was given'
+                USING ERRCODE = '23505',
+                      HINT = 'Set fluxcredits.ledger_id_seq past the largest id in fluxcredits.ledger.';
+        END IF;
+        IF prior.account <> account OR prior.topup <> amount THEN
+            RAISE EXCEPTION 'payment reference "%" was already credited with other arguments', reference
+                USING ERRCODE = 'FC006',
+                      DETAIL = format('Ledger entry %s credited %s AI credits to account "%s".',
+                                      prior.id, prior.topup, prior.account);
+        END IF;
+        RETURN prior.id;
+    END IF;
+    UPDATE @extschema@.accounts a SET topup_balance = a.topup_balance + amount
+     WHERE a.account = credits_topup.account;
+    RETURN entry_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.credits_topup(text, integer, text, timestamptz) IS
+'adds non-expiring AI credits bought with a payment; the same reference is credited once; returns the ledger id';
+
+--------------------------------------------------------------------------
+-- Refunds and reservations under their account
+--------------------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION @extschema@._release_expired(account text, at timestamptz, plan text)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    r @extschema@.reservations;
+    c @extschema@.ledger;
+    n integer := 0;
+BEGIN
+    FOR r IN SELECT * FROM @extschema@.reservations v
+              WHERE v.account = _release_expired.account AND v.state = 'held'
+                AND v.expires_at <= _release_expired.at
+              ORDER BY v.id FOR UPDATE
+    LOOP
+        SELECT * INTO c FROM @extschema@.ledger l WHERE l.account = r.account AND l.id = r.id;
+        PERFORM @extschema@._give_back('release', c, r.monthly, r.topup, r.expires_at, plan);
+        UPDATE @extschema@.reservations v SET state = 'expired', resolved_at = r.expires_at
+         WHERE v.account = r.account AND v.id = r.id;
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._release_expired(text, timestamptz, text) IS
+'internal: releases the account''s holds past their ttl (caller holds the account lock)';
+
+-- A charge is refunded under its account: credits_refund(account, charge)
+-- finds it by both (an id of another account's charge is as unknown as one
+-- that does not exist), and every statement it runs names the account, so
+-- that on Citus it runs where the account's shards are.
+CREATE FUNCTION @extschema@.credits_refund(account text, charge bigint,
+                                           at timestamptz DEFAULT now())
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    acc @extschema@.accounts;
+    c @extschema@.ledger;
+    hold @extschema@.reservations;
+    net_monthly bigint;
+    net_topup bigint;
+    refund_id bigint;
+BEGIN
+    PERFORM @extschema@._check_writable('refund a charge');
+    PERFORM @extschema@._check_text(account, 'account', 256);
+    IF charge IS NULL THEN
+        RAISE EXCEPTION 'charge must not be null' USING ERRCODE = '22004';
+    END IF;
+    PERFORM @extschema@._check_at(at);
+    SELECT * INTO c FROM @extschema@.ledger l
+     WHERE l.account = credits_refund.account AND l.id = credits_refund.charge;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'charge % does not exist', charge
+            USING ERRCODE = 'FC005',
+                  HINT = 'Pass the id that credits_consume() returned.';
+    END IF;
+    -- The same lock order as credits_consume: the image's lock, then the account's.
+    IF c.entry IN ('consume', 'hold') AND c.kind = 'ai' AND c.image IS NOT NULL THEN
+        PERFORM @extschema@._lock_image(c.account, c.image, c.period_start);
+    END IF;
+    -- The slots it gives back to first: a transaction that charged the account
+    -- may hold one while waiting for the account (src/under_account.c).
+    PERFORM @extschema@._lock_account_slots(c.account, c.kind, c.period_start);
+    acc := @extschema@._lock_account(c.account);
+    IF c.entry NOT IN ('consume', 'hold') OR c.charge IS NOT NULL THEN
+        RAISE EXCEPTION 'ledger entry % is not a charge', charge
+            USING ERRCODE = 'FC005',
+                  DETAIL = CASE WHEN c.entry IN ('refund', 'release', 'commit')
+                                    THEN format('It records the %s of charge %s.', c.entry, c.charge)
+                                    WHEN c.charge IS NOT NULL
+                                    THEN format('It records a call that charge %s already covered.', c.charge)
+                                    ELSE format('It records a %s.', replace(c.entry::text, '_', ' ')) END,
+                  HINT = 'Only charges made by credits_consume() or committed reservations can be refunded.';
+    END IF;
+    IF c.entry = 'hold' THEN
+        SELECT * INTO hold FROM @extschema@.reservations v
+         WHERE v.account = c.account AND v.id = c.id;
+        IF hold.state <> 'committed' THEN
+            RAISE EXCEPTION 'charge % is a reservation that was not committed', charge
+                USING ERRCODE = 'FC005',
+                      DETAIL = format('The reservation is %s.', hold.state),
+                      HINT = CASE WHEN hold.state = 'held'
+                                  THEN 'Release it with fluxcredits.credits_release().'
+                                  ELSE 'Its credits were given back already.' END;
+        END IF;
+    END IF;
+    IF at < c.at THEN
+        RAISE EXCEPTION 'a refund cannot be dated before its charge'
+            USING ERRCODE = '22023',
+                  DETAIL = format('Charge %s was made at %s; the refund is dated %s.', c.id, c.at, at);
+    END IF;
+    PERFORM @extschema@._check_clock(acc.account, at, acc.anchor, acc.anchor_since);
+    SELECT l.id INTO refund_id FROM @extschema@.ledger l
+     WHERE l.account = c.account AND l.entry = 'refund' AND l.charge = c.id;
+    IF FOUND THEN
+        RAISE EXCEPTION 'charge % was already refunded', charge
+            USING ERRCODE = 'FC005',
+                  DETAIL = format('Ledger entry %s refunded it.', refund_id);
+    END IF;
+
+    -- What the charge still holds: a committed reservation may have released a part.
+    SELECT sum(l.monthly), -sum(l.topup) INTO net_monthly, net_topup
+      FROM @extschema@.ledger l
+     WHERE l.account = c.account AND (l.id = c.id OR (l.charge = c.id AND l.entry = 'release'));
+    RETURN @extschema@._give_back('refund', c, net_monthly, net_topup, at, acc.plan);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.credits_refund(text, bigint, timestamptz) IS
+'returns a charge of the account to where it came from (the monthly counter of its period, or the top-up balance), once; returns the ledger id of the refund';
+
+-- The id alone: the charge's account is looked up, then the account form
+-- does the work.  On Citus the lookup reads every node (the ledger is
+-- spread by account), and the account form, called in a FROM clause, is
+-- delegated to the node holding the account (Citus does not delegate a
+-- call that PL/pgSQL evaluates as a simple expression).
+CREATE OR REPLACE FUNCTION @extschema@.credits_refund(charge bigint, at timestamptz DEFAULT now())
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    charged text;
+    refund_id bigint;
+BEGIN
+    PERFORM @extschema@._check_writable('refund a charge');
+    IF charge IS NULL THEN
+        RAISE EXCEPTION 'charge must not be null' USING ERRCODE = '22004';
+    END IF;
+    PERFORM @extschema@._check_at(at);
+    SELECT l.account INTO charged FROM @extschema@.ledger l WHERE l.id = credits_refund.charge;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'charge % does not exist', charge
+            USING ERRCODE = 'FC005',
+                  HINT = 'Pass the id that credits_consume() returned.';
+    END IF;
+    SELECT r INTO refund_id FROM @extschema@.credits_refund(charged, charge, at) r;
+    RETURN refund_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.credits_refund(bigint, timestamptz) IS
+'returns a charge to where it came from (the monthly counter of its period, or the top-up balance), once; returns the ledger id of the refund';
+
+CREATE OR REPLACE FUNCTION @extschema@.credits_reserve(account text,
+                                            kind @extschema@.credit_kind,
+                                            amount integer DEFAULT 1,
+                                            image text DEFAULT NULL,
+                                            idempotency_key text DEFAULT NULL,
+                                            ttl interval DEFAULT '15 minutes',
+                                            at timestamptz DEFAULT now())
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    hold_id bigint;
+    c @extschema@.ledger;
+BEGIN
+    PERFORM @extschema@._check_writable('reserve credits');
+    IF ttl IS NULL THEN
+        RAISE EXCEPTION 'ttl must not be null' USING ERRCODE = '22004',
+            HINT = 'Leave it out for 15 minutes.';
+    END IF;
+    IF ttl <= interval '0' OR NOT isfinite(at + ttl) THEN
+        RAISE EXCEPTION 'ttl must be a positive, finite interval'
+            USING ERRCODE = '22023', DETAIL = format('The ttl given is %s.', ttl);
+    END IF;
+    -- Read-outs look for an account's held reservations only once it has
+    -- reserved (src/account.c, fc_account_may_hold): mark it first, in this
+    -- transaction, so that whoever sees the hold sees the mark.  The
+    -- account's row is locked before the hold locks its slot, in the order
+    -- every writer takes them; only an account's first reservation writes.
+    UPDATE @extschema@.accounts a SET has_reserved = true
+     WHERE a.account = credits_reserve.account AND NOT a.has_reserved;
+    hold_id := @extschema@._hold(account, kind, amount, image, idempotency_key, at);
+    SELECT * INTO c FROM @extschema@.ledger l
+     WHERE l.account = credits_reserve.account AND l.id = hold_id;
+    IF c.entry = 'hold' THEN
+        -- No conflict target: the key is (id) on a single node, (account, id)
+        -- once distribute() ran.
+        INSERT INTO @extschema@.reservations (id, account, kind, period_start, monthly, topup, expires_at)
+        VALUES (c.id, c.account, c.kind, c.period_start, c.monthly, -c.topup, at + ttl)
+        ON CONFLICT DO NOTHING;
+    END IF;
+    RETURN hold_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.credits_reserve(text, @extschema@.credit_kind, integer, text, text, interval, timestamptz) IS
+'holds credits for ttl (they count as used) without charging them yet; returns the reservation id';
+
+-- _lock_reservation takes the account: the id alone could name another
+-- account's reservation.
+DROP FUNCTION @extschema@._lock_reservation(bigint, timestamptz);
+
+-- The held reservation of the account, locked, for credits_commit and
+-- credits_release.  An id that is not a reservation's is refused before
+-- anything is locked: a charge (credits_reserve returns one for an AI image
+-- a charge already covers, or for a key a charge used) has nothing held to
+-- commit or release.  An id of another account's reservation is as unknown
+-- as one that does not exist.
+CREATE FUNCTION @extschema@._lock_reservation(account text, reservation bigint, at timestamptz,
+                                              OUT r @extschema@.reservations,
+                                              OUT c @extschema@.ledger,
+                                              OUT plan text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    acc @extschema@.accounts;
+BEGIN
+    PERFORM @extschema@._check_text(account, 'account', 256);
+    IF reservation IS NULL THEN
+        RAISE EXCEPTION 'reservation must not be null' USING ERRCODE = '22004';
+    END IF;
+    PERFORM @extschema@._check_at(at);
+    SELECT * INTO c FROM @extschema@.ledger l
+     WHERE l.account = _lock_reservation.account AND l.id = reservation;
+    IF FOUND AND c.entry = 'consume' AND c.charge IS NULL THEN
+        RAISE EXCEPTION 'ledger entry % is a charge, not a reservation', reservation
+            USING ERRCODE = 'FC009',
+                  DETAIL = 'Only a held reservation can be committed or released.',
+                  HINT = 'credits_reserve() returns a charge''s id when the charge already covers the AI image, or used the idempotency key: nothing is held then.  Refund a charge with fluxcredits.credits_refund().';
+    END IF;
+    IF NOT FOUND OR c.entry <> 'hold' OR c.charge IS NOT NULL THEN
+        RAISE EXCEPTION 'reservation % does not exist', reservation
+            USING ERRCODE = 'FC009',
+                  HINT = 'Pass the id that credits_reserve() returned.';
+    END IF;
+    IF c.kind = 'ai' AND c.image IS NOT NULL THEN
+        PERFORM @extschema@._lock_image(c.account, c.image, c.period_start);
+    END IF;
+    PERFORM @extschema@._lock_account_slots(c.account, c.kind, c.period_start);
+    acc := @extschema@._lock_account(c.account);
+    plan := acc.plan;
+    PERFORM @extschema@._check_clock(acc.account, at, acc.anchor, acc.anchor_since);
+    SELECT * INTO r FROM @extschema@.reservations v
+     WHERE v.account = c.account AND v.id = reservation FOR UPDATE;
+    IF r.state <> 'held' THEN
+        RAISE EXCEPTION 'reservation % was already %', reservation, r.state
+            USING ERRCODE = 'FC009',
+                  DETAIL = format('It was %s at %s.', r.state, r.resolved_at);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._lock_reservation(text, bigint, timestamptz) IS
+'internal: a held reservation of the account, with the image, account and reservation locks taken in order';
+
+-- The account of a reservation given by its id alone, for the id forms of
+-- credits_commit and credits_release, which then call the account forms
+-- (as credits_refund(charge) does, and for the same reason: on Citus the
+-- lookup reads every node, the account form runs on the account's).
+CREATE FUNCTION @extschema@._reservation_account(reservation bigint, at timestamptz)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    held text;
+BEGIN
+    IF reservation IS NULL THEN
+        RAISE EXCEPTION 'reservation must not be null' USING ERRCODE = '22004';
+    END IF;
+    PERFORM @extschema@._check_at(at);
+    SELECT l.account INTO held FROM @extschema@.ledger l WHERE l.id = reservation;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'reservation % does not exist', reservation
+            USING ERRCODE = 'FC009',
+                  HINT = 'Pass the id that credits_reserve() returned.';
+    END IF;
+    RETURN held;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._reservation_account(bigint, timestamptz) IS
+'internal: the account of the ledger entry reservation (raises FC009 when there is none), for the id forms of credits_commit and credits_release';
+
+CREATE FUNCTION @extschema@.credits_commit(account text, reservation bigint,
+                                           amount integer DEFAULT NULL,
+                                           at timestamptz DEFAULT now())
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    lr record;
+    held bigint;
+    give_topup bigint;
+    give_monthly bigint;
+BEGIN
+    PERFORM @extschema@._check_writable('commit a reservation');
+    lr := @extschema@._lock_reservation(account, reservation, at);
+    IF at >= (lr.r).expires_at THEN
+        RAISE EXCEPTION 'reservation % expired at %', reservation, (lr.r).expires_at
+            USING ERRCODE = 'FC009',
+                  DETAIL = format('Its credits went back when its ttl ran out; the commit came at %s.', at),
+                  HINT = 'Reserve again, or charge with fluxcredits.credits_consume().';
+    END IF;
+    held := (lr.r).monthly + (lr.r).topup;
+    IF amount IS NULL THEN
+        amount := held;
+    END IF;
+    IF amount < 1 OR amount > held THEN
+        RAISE EXCEPTION 'amount must be between 1 and the % credits held', held
+            USING ERRCODE = '22023',
+                  DETAIL = format('The amount given is %s.', amount),
+                  HINT = 'Release the whole reservation with fluxcredits.credits_release().';
+    END IF;
+    IF amount < held THEN
+        -- The unused part goes back, top-up credits first (they were drawn last).
+        give_topup := least((lr.r).topup, held - amount);
+        give_monthly := held - amount - give_topup;
+        PERFORM @extschema@._give_back('release', lr.c, give_monthly, give_topup, at, lr.plan);
+    END IF;
+    INSERT INTO @extschema@.ledger (at, account, entry, kind, period_start, image, charge)
+    VALUES (at, (lr.c).account, 'commit', (lr.c).kind, (lr.c).period_start, (lr.c).image, reservation);
+    UPDATE @extschema@.reservations v
+       SET state = 'committed', committed = amount, resolved_at = at
+     WHERE v.account = (lr.c).account AND v.id = reservation;
+    RETURN reservation;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.credits_commit(text, bigint, integer, timestamptz) IS
+'turns a reservation of the account into a charge (of amount, releasing the rest); returns the charge id, which is the reservation id';
+
+CREATE OR REPLACE FUNCTION @extschema@.credits_commit(reservation bigint, amount integer DEFAULT NULL,
+                                           at timestamptz DEFAULT now())
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    held text;
+    charge_id bigint;
+BEGIN
+    PERFORM @extschema@._check_writable('commit a reservation');
+    held := @extschema@._reservation_account(reservation, at);
+    SELECT c INTO charge_id FROM @extschema@.credits_commit(held, reservation, amount, at) c;
+    RETURN charge_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.credits_commit(bigint, integer, timestamptz) IS
+'turns a reservation into a charge (of amount, releasing the rest); returns the charge id, which is the reservation id';
+
+CREATE FUNCTION @extschema@.credits_release(account text, reservation bigint,
+                                            at timestamptz DEFAULT now())
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    lr record;
+    entry_id bigint;
+BEGIN
+    PERFORM @extschema@._check_writable('release a reservation');
+    lr := @extschema@._lock_reservation(account, reservation, at);
+    entry_id := @extschema@._give_back('release', lr.c, (lr.r).monthly, (lr.r).topup, at, lr.plan);
+    UPDATE @extschema@.reservations v SET state = 'released', resolved_at = at
+     WHERE v.account = (lr.c).account AND v.id = reservation;
+    RETURN entry_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.credits_release(text, bigint, timestamptz) IS
+'gives a reservation of the account''s credits back; returns the ledger id of the release';
+
+CREATE OR REPLACE FUNCTION @extschema@.credits_release(reservation bigint, at timestamptz DEFAULT now())
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    held text;
+    entry_id bigint;
+BEGIN
+    PERFORM @extschema@._check_writable('release a reservation');
+    held := @extschema@._reservation_account(reservation, at);
+    SELECT e INTO entry_id FROM @extschema@.credits_release(held, reservation, at) e;
+    RETURN entry_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.credits_release(bigint, timestamptz) IS
+'gives a reservation''s credits back; returns the ledger id of the release';
+
+-- Not for PUBLIC, as every function of the extension.
+REVOKE ALL ON FUNCTION @extschema@._lock_reservation(text, bigint, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._reservation_account(bigint, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.credits_refund(text, bigint, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.credits_commit(text, bigint, integer, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.credits_release(text, bigint, timestamptz) FROM PUBLIC;
+
+-- grant_app() gives the new forms (it gives every function of those
+-- names); the roles it was given to before get them here, as does any
+-- role a DBA gave an id form to.
+DO $$
+DECLARE
+    g record;
+BEGIN
+    FOR g IN SELECT DISTINCT a.grantee::regrole AS grantee, n.account_form
+               FROM (VALUES ('@extschema@.credits_refund(bigint, timestamptz)'::regprocedure,
+                             '@extschema@.credits_refund(text, bigint, timestamptz)'::regprocedure),
+                            ('@extschema@.credits_commit(bigint, integer, timestamptz)',
+                             '@extschema@.credits_commit(text, bigint, integer, timestamptz)'),
+                            ('@extschema@.credits_release(bigint, timestamptz)',
+                             '@extschema@.credits_release(text, bigint, timestamptz)')) n(id_form, account_form)
+               JOIN pg_catalog.pg_proc p ON p.oid = n.id_form,
+                    pg_catalog.aclexplode(p.proacl) a
+              WHERE a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner AND a.grantee <> 0
+              ORDER BY 1, 2
+    LOOP
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s', g.account_form, g.grantee);
+    END LOOP;
+END
+$$;
