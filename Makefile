@@ -24,7 +24,7 @@ PGFILEDESC = "fluxcredits - usage-credit metering"
 REGRESS    = billing_period billing_period_sqldef consume_compression consume_ai topups \
              idempotency refund plan_change usage ledger triggers alerts \
              reservations slots direct_writes privileges dba_views drop_extension errors clock read_only \
-             trigger_rows trigger_types trigger_upgrade
+             trigger_rows trigger_types trigger_upgrade account_forms distribute
 ISOLATION  = race_last_credit race_exact_path race_reserve_mark race_topup_split race_idempotency race_refund_plan race_multi_charge race_wait_cancel \
              race_rollback race_hot_account race_alerts race_reservations race_new_index \
              race_bulk_insert

@@ -200,24 +200,55 @@ COMMENT ON FUNCTION @extschema@._recap_account(text, text) IS
 'internal: shares out the caps of all of an account''s counter periods for plan (caller holds the account lock)';
 
 -- A DBA may change a plan's limits: the caps of every account on it follow.
+-- On Citus (after distribute()) plans is a reference table: this trigger
+-- fires on each node's copy of it, and nowhere else, so each node re-shares
+-- the caps of the accounts in its own shards of accounts, read by the
+-- shard's name; a query on fluxcredits.accounts from here would be a
+-- distributed one, which Citus refuses in a trigger on a shard.  The
+-- accounts' own statements name the account, and run on this node.
 CREATE FUNCTION @extschema@._plans_changed() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    shard regclass;
 BEGIN
-    PERFORM @extschema@._lock_account_slots(a.account, NULL, NULL),
-            @extschema@._lock_account(a.account), @extschema@._recap_account(a.account, a.plan)
-       FROM (SELECT a.account, a.plan
-               FROM @extschema@.accounts a
-               JOIN new_plans n ON n.name = a.plan
-               JOIN old_plans o ON o.name = n.name
-              WHERE (n.compression_limit, n.ai_monthly) IS DISTINCT FROM (o.compression_limit, o.ai_monthly)
-              ORDER BY a.account) a;
+    IF NOT @extschema@._on_citus() THEN
+        PERFORM @extschema@._lock_account_slots(a.account, NULL, NULL),
+                @extschema@._lock_account(a.account), @extschema@._recap_account(a.account, a.plan)
+           FROM (SELECT a.account, a.plan
+                   FROM @extschema@.accounts a
+                   JOIN new_plans n ON n.name = a.plan
+                   JOIN old_plans o ON o.name = n.name
+                  WHERE (n.compression_limit, n.ai_monthly) IS DISTINCT FROM (o.compression_limit, o.ai_monthly)
+                  ORDER BY a.account) a;
+        RETURN NULL;
+    END IF;
+    FOR shard IN EXECUTE
+        'SELECT pg_catalog.to_regclass(pg_catalog.format(''@extschema@.%I'', ''accounts_'' || s.shardid))
+           FROM pg_catalog.pg_dist_shard s
+           JOIN pg_catalog.pg_dist_placement p ON p.shardid = s.shardid
+          WHERE s.logicalrelid = $1 AND p.shardstate = 1
+            AND p.groupid = (SELECT g.groupid FROM pg_catalog.pg_dist_local_group g)
+          ORDER BY s.shardid'
+        USING '@extschema@.accounts'::regclass
+    LOOP
+        CONTINUE WHEN shard IS NULL;
+        EXECUTE format(
+            'SELECT @extschema@._lock_account_slots(a.account, NULL, NULL),
+                    @extschema@._lock_account(a.account), @extschema@._recap_account(a.account, a.plan)
+               FROM (SELECT a.account, a.plan
+                       FROM %s a
+                       JOIN new_plans n ON n.name = a.plan
+                       JOIN old_plans o ON o.name = n.name
+                      WHERE (n.compression_limit, n.ai_monthly) IS DISTINCT FROM (o.compression_limit, o.ai_monthly)
+                      ORDER BY a.account) a', shard);
+    END LOOP;
     RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION @extschema@._plans_changed() IS
-'internal: re-shares the counter caps of the accounts of plans whose limits changed';
+'internal: re-shares the counter caps of the accounts of plans whose limits changed (on Citus: the accounts in this node''s shards)';
 
 -- The internal helpers are called by the extension's own functions, which
 -- run as the extension's owner; nobody else needs them.

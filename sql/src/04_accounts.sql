@@ -106,15 +106,34 @@ BEGIN
     acc := @extschema@._lock_account(account);
     PERFORM @extschema@._check_clock(acc.account, at, acc.anchor, acc.anchor_since);
 
+    -- The only unique rule a top-up row can break is the payment
+    -- reference's: unique in the database on a single node, unique per
+    -- account once distribute() ran (Citus enforces no unique rule without
+    -- the account).  No conflict target, so that either index serves.
     INSERT INTO @extschema@.ledger AS l (at, account, entry, kind, topup, reference)
     VALUES (credits_topup.at, credits_topup.account, 'topup', 'ai',
             credits_topup.amount, credits_topup.reference)
-    ON CONFLICT (reference) WHERE entry = 'topup' DO NOTHING
+    ON CONFLICT DO NOTHING
     RETURNING id INTO entry_id;
     IF entry_id IS NULL THEN
-        -- The payment was credited before: once is enough.
+        -- The payment was credited before: once is enough.  Looked for in
+        -- the account first (all there is to find on Citus, and a query
+        -- that stays on the account's node), then, on a single node, in
+        -- the other accounts.
         SELECT l.id, l.account, l.topup INTO prior FROM @extschema@.ledger l
-         WHERE l.entry = 'topup' AND l.reference = credits_topup.reference;
+         WHERE l.account = credits_topup.account AND l.entry = 'topup'
+           AND l.reference = credits_topup.reference;
+        IF NOT FOUND THEN
+            SELECT l.id, l.account, l.topup INTO prior FROM @extschema@.ledger l
+             WHERE l.entry = 'topup' AND l.reference = credits_topup.reference;
+        END IF;
+        IF NOT FOUND THEN
+            -- Not the reference: the ledger's key, with an id sequence set
+            -- back below the ids in use (what the INSERT raised up to 1.7).
+            RAISE EXCEPTION 'the ledger already holds the id the top-up was given'
+                USING ERRCODE = '23505',
+                      HINT = 'Set fluxcredits.ledger_id_seq past the largest id in fluxcredits.ledger.';
+        END IF;
         IF prior.account <> account OR prior.topup <> amount THEN
             RAISE EXCEPTION 'payment reference "%" was already credited with other arguments', reference
                 USING ERRCODE = 'FC006',

@@ -69,10 +69,10 @@ BEGIN
                 AND v.expires_at <= _release_expired.at
               ORDER BY v.id FOR UPDATE
     LOOP
-        SELECT * INTO c FROM @extschema@.ledger l WHERE l.id = r.id;
+        SELECT * INTO c FROM @extschema@.ledger l WHERE l.account = r.account AND l.id = r.id;
         PERFORM @extschema@._give_back('release', c, r.monthly, r.topup, r.expires_at, plan);
         UPDATE @extschema@.reservations v SET state = 'expired', resolved_at = r.expires_at
-         WHERE v.id = r.id;
+         WHERE v.account = r.account AND v.id = r.id;
         n := n + 1;
     END LOOP;
     RETURN n;
@@ -81,7 +81,12 @@ $$;
 COMMENT ON FUNCTION @extschema@._release_expired(text, timestamptz, text) IS
 'internal: releases the account''s holds past their ttl (caller holds the account lock)';
 
-CREATE FUNCTION @extschema@.credits_refund(charge bigint, at timestamptz DEFAULT now())
+-- A charge is refunded under its account: credits_refund(account, charge)
+-- finds it by both (an id of another account's charge is as unknown as one
+-- that does not exist), and every statement it runs names the account, so
+-- that on Citus it runs where the account's shards are.
+CREATE FUNCTION @extschema@.credits_refund(account text, charge bigint,
+                                           at timestamptz DEFAULT now())
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -96,11 +101,13 @@ DECLARE
     refund_id bigint;
 BEGIN
     PERFORM @extschema@._check_writable('refund a charge');
+    PERFORM @extschema@._check_text(account, 'account', 256);
     IF charge IS NULL THEN
         RAISE EXCEPTION 'charge must not be null' USING ERRCODE = '22004';
     END IF;
     PERFORM @extschema@._check_at(at);
-    SELECT * INTO c FROM @extschema@.ledger l WHERE l.id = credits_refund.charge;
+    SELECT * INTO c FROM @extschema@.ledger l
+     WHERE l.account = credits_refund.account AND l.id = credits_refund.charge;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'charge % does not exist', charge
             USING ERRCODE = 'FC005',
@@ -125,7 +132,8 @@ BEGIN
                   HINT = 'Only charges made by credits_consume() or committed reservations can be refunded.';
     END IF;
     IF c.entry = 'hold' THEN
-        SELECT * INTO hold FROM @extschema@.reservations v WHERE v.id = c.id;
+        SELECT * INTO hold FROM @extschema@.reservations v
+         WHERE v.account = c.account AND v.id = c.id;
         IF hold.state <> 'committed' THEN
             RAISE EXCEPTION 'charge % is a reservation that was not committed', charge
                 USING ERRCODE = 'FC005',
@@ -142,7 +150,7 @@ BEGIN
     END IF;
     PERFORM @extschema@._check_clock(acc.account, at, acc.anchor, acc.anchor_since);
     SELECT l.id INTO refund_id FROM @extschema@.ledger l
-     WHERE l.entry = 'refund' AND l.charge = c.id;
+     WHERE l.account = c.account AND l.entry = 'refund' AND l.charge = c.id;
     IF FOUND THEN
         RAISE EXCEPTION 'charge % was already refunded', charge
             USING ERRCODE = 'FC005',
@@ -152,8 +160,41 @@ BEGIN
     -- What the charge still holds: a committed reservation may have released a part.
     SELECT sum(l.monthly), -sum(l.topup) INTO net_monthly, net_topup
       FROM @extschema@.ledger l
-     WHERE l.id = c.id OR (l.charge = c.id AND l.entry = 'release');
+     WHERE l.account = c.account AND (l.id = c.id OR (l.charge = c.id AND l.entry = 'release'));
     RETURN @extschema@._give_back('refund', c, net_monthly, net_topup, at, acc.plan);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.credits_refund(text, bigint, timestamptz) IS
+'returns a charge of the account to where it came from (the monthly counter of its period, or the top-up balance), once; returns the ledger id of the refund';
+
+-- The id alone: the charge's account is looked up, then the account form
+-- does the work.  On Citus the lookup reads every node (the ledger is
+-- spread by account), and the account form, called in a FROM clause, is
+-- delegated to the node holding the account (Citus does not delegate a
+-- call that PL/pgSQL evaluates as a simple expression).
+CREATE FUNCTION @extschema@.credits_refund(charge bigint, at timestamptz DEFAULT now())
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    charged text;
+    refund_id bigint;
+BEGIN
+    PERFORM @extschema@._check_writable('refund a charge');
+    IF charge IS NULL THEN
+        RAISE EXCEPTION 'charge must not be null' USING ERRCODE = '22004';
+    END IF;
+    PERFORM @extschema@._check_at(at);
+    SELECT l.account INTO charged FROM @extschema@.ledger l WHERE l.id = credits_refund.charge;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'charge % does not exist', charge
+            USING ERRCODE = 'FC005',
+                  HINT = 'Pass the id that credits_consume() returned.';
+    END IF;
+    SELECT r INTO refund_id FROM @extschema@.credits_refund(charged, charge, at) r;
+    RETURN refund_id;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.credits_refund(bigint, timestamptz) IS

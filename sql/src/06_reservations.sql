@@ -43,11 +43,14 @@ BEGIN
     UPDATE @extschema@.accounts a SET has_reserved = true
      WHERE a.account = credits_reserve.account AND NOT a.has_reserved;
     hold_id := @extschema@._hold(account, kind, amount, image, idempotency_key, at);
-    SELECT * INTO c FROM @extschema@.ledger l WHERE l.id = hold_id;
+    SELECT * INTO c FROM @extschema@.ledger l
+     WHERE l.account = credits_reserve.account AND l.id = hold_id;
     IF c.entry = 'hold' THEN
+        -- No conflict target: the key is (id) on a single node, (account, id)
+        -- once distribute() ran.
         INSERT INTO @extschema@.reservations (id, account, kind, period_start, monthly, topup, expires_at)
         VALUES (c.id, c.account, c.kind, c.period_start, c.monthly, -c.topup, at + ttl)
-        ON CONFLICT (id) DO NOTHING;
+        ON CONFLICT DO NOTHING;
     END IF;
     RETURN hold_id;
 END
@@ -55,11 +58,13 @@ $$;
 COMMENT ON FUNCTION @extschema@.credits_reserve(text, @extschema@.credit_kind, integer, text, text, interval, timestamptz) IS
 'holds credits for ttl (they count as used) without charging them yet; returns the reservation id';
 
--- The held reservation, locked, for credits_commit and credits_release.  An
--- id that is not a reservation's is refused before anything is locked: a
--- charge (credits_reserve returns one for an AI image a charge already
--- covers, or for a key a charge used) has nothing held to commit or release.
-CREATE FUNCTION @extschema@._lock_reservation(reservation bigint, at timestamptz,
+-- The held reservation of the account, locked, for credits_commit and
+-- credits_release.  An id that is not a reservation's is refused before
+-- anything is locked: a charge (credits_reserve returns one for an AI image
+-- a charge already covers, or for a key a charge used) has nothing held to
+-- commit or release.  An id of another account's reservation is as unknown
+-- as one that does not exist.
+CREATE FUNCTION @extschema@._lock_reservation(account text, reservation bigint, at timestamptz,
                                               OUT r @extschema@.reservations,
                                               OUT c @extschema@.ledger,
                                               OUT plan text)
@@ -70,11 +75,13 @@ AS $$
 DECLARE
     acc @extschema@.accounts;
 BEGIN
+    PERFORM @extschema@._check_text(account, 'account', 256);
     IF reservation IS NULL THEN
         RAISE EXCEPTION 'reservation must not be null' USING ERRCODE = '22004';
     END IF;
     PERFORM @extschema@._check_at(at);
-    SELECT * INTO c FROM @extschema@.ledger l WHERE l.id = reservation;
+    SELECT * INTO c FROM @extschema@.ledger l
+     WHERE l.account = _lock_reservation.account AND l.id = reservation;
     IF FOUND AND c.entry = 'consume' AND c.charge IS NULL THEN
         RAISE EXCEPTION 'ledger entry % is a charge, not a reservation', reservation
             USING ERRCODE = 'FC009',
@@ -93,7 +100,8 @@ BEGIN
     acc := @extschema@._lock_account(c.account);
     plan := acc.plan;
     PERFORM @extschema@._check_clock(acc.account, at, acc.anchor, acc.anchor_since);
-    SELECT * INTO r FROM @extschema@.reservations v WHERE v.id = reservation FOR UPDATE;
+    SELECT * INTO r FROM @extschema@.reservations v
+     WHERE v.account = c.account AND v.id = reservation FOR UPDATE;
     IF r.state <> 'held' THEN
         RAISE EXCEPTION 'reservation % was already %', reservation, r.state
             USING ERRCODE = 'FC009',
@@ -101,10 +109,40 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION @extschema@._lock_reservation(bigint, timestamptz) IS
-'internal: a held reservation, with the image, account and reservation locks taken in order';
+COMMENT ON FUNCTION @extschema@._lock_reservation(text, bigint, timestamptz) IS
+'internal: a held reservation of the account, with the image, account and reservation locks taken in order';
 
-CREATE FUNCTION @extschema@.credits_commit(reservation bigint, amount integer DEFAULT NULL,
+-- The account of a reservation given by its id alone, for the id forms of
+-- credits_commit and credits_release, which then call the account forms
+-- (as credits_refund(charge) does, and for the same reason: on Citus the
+-- lookup reads every node, the account form runs on the account's).
+CREATE FUNCTION @extschema@._reservation_account(reservation bigint, at timestamptz)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    held text;
+BEGIN
+    IF reservation IS NULL THEN
+        RAISE EXCEPTION 'reservation must not be null' USING ERRCODE = '22004';
+    END IF;
+    PERFORM @extschema@._check_at(at);
+    SELECT l.account INTO held FROM @extschema@.ledger l WHERE l.id = reservation;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'reservation % does not exist', reservation
+            USING ERRCODE = 'FC009',
+                  HINT = 'Pass the id that credits_reserve() returned.';
+    END IF;
+    RETURN held;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._reservation_account(bigint, timestamptz) IS
+'internal: the account of the ledger entry reservation (raises FC009 when there is none), for the id forms of credits_commit and credits_release';
+
+CREATE FUNCTION @extschema@.credits_commit(account text, reservation bigint,
+                                           amount integer DEFAULT NULL,
                                            at timestamptz DEFAULT now())
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
@@ -118,7 +156,7 @@ DECLARE
     give_monthly bigint;
 BEGIN
     PERFORM @extschema@._check_writable('commit a reservation');
-    lr := @extschema@._lock_reservation(reservation, at);
+    lr := @extschema@._lock_reservation(account, reservation, at);
     IF at >= (lr.r).expires_at THEN
         RAISE EXCEPTION 'reservation % expired at %', reservation, (lr.r).expires_at
             USING ERRCODE = 'FC009',
@@ -145,14 +183,35 @@ BEGIN
     VALUES (at, (lr.c).account, 'commit', (lr.c).kind, (lr.c).period_start, (lr.c).image, reservation);
     UPDATE @extschema@.reservations v
        SET state = 'committed', committed = amount, resolved_at = at
-     WHERE v.id = reservation;
+     WHERE v.account = (lr.c).account AND v.id = reservation;
     RETURN reservation;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.credits_commit(text, bigint, integer, timestamptz) IS
+'turns a reservation of the account into a charge (of amount, releasing the rest); returns the charge id, which is the reservation id';
+
+CREATE FUNCTION @extschema@.credits_commit(reservation bigint, amount integer DEFAULT NULL,
+                                           at timestamptz DEFAULT now())
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    held text;
+    charge_id bigint;
+BEGIN
+    PERFORM @extschema@._check_writable('commit a reservation');
+    held := @extschema@._reservation_account(reservation, at);
+    SELECT c INTO charge_id FROM @extschema@.credits_commit(held, reservation, amount, at) c;
+    RETURN charge_id;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.credits_commit(bigint, integer, timestamptz) IS
 'turns a reservation into a charge (of amount, releasing the rest); returns the charge id, which is the reservation id';
 
-CREATE FUNCTION @extschema@.credits_release(reservation bigint, at timestamptz DEFAULT now())
+CREATE FUNCTION @extschema@.credits_release(account text, reservation bigint,
+                                            at timestamptz DEFAULT now())
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -163,10 +222,29 @@ DECLARE
     entry_id bigint;
 BEGIN
     PERFORM @extschema@._check_writable('release a reservation');
-    lr := @extschema@._lock_reservation(reservation, at);
+    lr := @extschema@._lock_reservation(account, reservation, at);
     entry_id := @extschema@._give_back('release', lr.c, (lr.r).monthly, (lr.r).topup, at, lr.plan);
     UPDATE @extschema@.reservations v SET state = 'released', resolved_at = at
-     WHERE v.id = reservation;
+     WHERE v.account = (lr.c).account AND v.id = reservation;
+    RETURN entry_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.credits_release(text, bigint, timestamptz) IS
+'gives a reservation of the account''s credits back; returns the ledger id of the release';
+
+CREATE FUNCTION @extschema@.credits_release(reservation bigint, at timestamptz DEFAULT now())
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    held text;
+    entry_id bigint;
+BEGIN
+    PERFORM @extschema@._check_writable('release a reservation');
+    held := @extschema@._reservation_account(reservation, at);
+    SELECT e INTO entry_id FROM @extschema@.credits_release(held, reservation, at) e;
     RETURN entry_id;
 END
 $$;
@@ -175,4 +253,5 @@ COMMENT ON FUNCTION @extschema@.credits_release(bigint, timestamptz) IS
 
 -- Internal helpers of reservations: not for PUBLIC.
 REVOKE ALL ON FUNCTION @extschema@._hold(text, @extschema@.credit_kind, integer, text, text, timestamptz) FROM PUBLIC;
-REVOKE ALL ON FUNCTION @extschema@._lock_reservation(bigint, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._lock_reservation(text, bigint, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._reservation_account(bigint, timestamptz) FROM PUBLIC;

@@ -44,16 +44,22 @@ AS $$
     SELECT b.account, NULL, NULL, 'topup_balance', b.stored, b.from_ledger
       FROM b WHERE b.stored <> b.from_ledger
     UNION ALL
+    -- Every join names the account (on Citus each then stays within one
+    -- node's colocated shards), and the commits and releases of each
+    -- reservation are one grouped pass, not a subquery per reservation.
     SELECT v.account, v.kind, v.period_start, format('reservation %s %s', v.id, v.state), NULL, NULL
       FROM @extschema@.reservations v
-      LEFT JOIN @extschema@.ledger h ON h.id = v.id AND h.entry = 'hold'
-      CROSS JOIN LATERAL (
-          SELECT EXISTS (SELECT FROM @extschema@.ledger x WHERE x.charge = v.id AND x.entry = 'commit') AS has_commit,
-                 EXISTS (SELECT FROM @extschema@.ledger x WHERE x.charge = v.id AND x.entry = 'release') AS has_release) e
+      LEFT JOIN @extschema@.ledger h ON h.account = v.account AND h.id = v.id AND h.entry = 'hold'
+      LEFT JOIN (SELECT x.account, x.charge,
+                        bool_or(x.entry = 'commit') AS has_commit,
+                        bool_or(x.entry = 'release') AS has_release
+                   FROM @extschema@.ledger x
+                  WHERE x.entry IN ('commit', 'release')
+                  GROUP BY x.account, x.charge) e ON e.account = v.account AND e.charge = v.id
      WHERE h.id IS NULL OR h.monthly <> v.monthly OR -h.topup <> v.topup
-        OR CASE v.state WHEN 'held' THEN e.has_commit OR e.has_release
-                        WHEN 'committed' THEN NOT e.has_commit
-                        ELSE e.has_commit OR NOT e.has_release END
+        OR CASE v.state WHEN 'held' THEN coalesce(e.has_commit OR e.has_release, false)
+                        WHEN 'committed' THEN NOT coalesce(e.has_commit, false)
+                        ELSE coalesce(e.has_commit, false) OR NOT coalesce(e.has_release, false) END
     UNION ALL
     SELECT a.account, NULL, NULL, 'held reservations, has_reserved false', NULL, count(*)
       FROM @extschema@.accounts a

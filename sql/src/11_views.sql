@@ -70,11 +70,12 @@ BEGIN
     SELECT u.account, u.plan, k.kind, k.used, k.lim,
            round(100.0 * k.used / k.lim, 1), u.period_start, u.period_end
       FROM @extschema@.usage u
-      LEFT JOIN LATERAL (SELECT h.ia_credits_used - h.ia_topup_used AS ai_monthly_used
-                           FROM @extschema@.usage_history h
-                          WHERE h.account = u.account AND h.period_start = u.period_start) h ON true
+      -- a plain join (usage_history has one row per account and period):
+      -- Citus plans no lateral outer join over distributed views
+      LEFT JOIN @extschema@.usage_history h
+        ON h.account = u.account AND h.period_start = u.period_start
      CROSS JOIN LATERAL (VALUES ('compression'::@extschema@.credit_kind, u.compressor_used, u.compressor_limit),
-                                ('ai', coalesce(h.ai_monthly_used, 0), u.ia_credits_monthly)) k(kind, used, lim)
+                                ('ai', coalesce(h.ia_credits_used - h.ia_topup_used, 0), u.ia_credits_monthly)) k(kind, used, lim)
      WHERE k.lim > 0 AND k.used >= near_limit.share * k.lim
      ORDER BY k.used::numeric / k.lim DESC, u.account, k.kind;
 END
