@@ -118,12 +118,12 @@ $$;
 COMMENT ON FUNCTION @extschema@._release_expired(text, timestamptz, text) IS
 'internal: releases the account''s holds past their ttl (caller holds the account lock)';
 
--- A charge is refunded under its account: credits_refund(account, charge)
+-- A charge is refunded under its account: credits_refund_for(account, charge)
 -- finds it by both (an id of another account's charge is as unknown as one
 -- that does not exist), and every statement it runs names the account, so
 -- that on Citus it runs where the account's shards are.
-CREATE FUNCTION @extschema@.credits_refund(account text, charge bigint,
-                                           at timestamptz DEFAULT now())
+CREATE FUNCTION @extschema@.credits_refund_for(account text, charge bigint,
+                                               at timestamptz DEFAULT now())
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -144,7 +144,7 @@ BEGIN
     END IF;
     PERFORM @extschema@._check_at(at);
     SELECT * INTO c FROM @extschema@.ledger l
-     WHERE l.account = credits_refund.account AND l.id = credits_refund.charge;
+     WHERE l.account = credits_refund_for.account AND l.id = credits_refund_for.charge;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'charge % does not exist', charge
             USING ERRCODE = 'FC005',
@@ -201,7 +201,7 @@ BEGIN
     RETURN @extschema@._give_back('refund', c, net_monthly, net_topup, at, acc.plan);
 END
 $$;
-COMMENT ON FUNCTION @extschema@.credits_refund(text, bigint, timestamptz) IS
+COMMENT ON FUNCTION @extschema@.credits_refund_for(text, bigint, timestamptz) IS
 'returns a charge of the account to where it came from (the monthly counter of its period, or the top-up balance), once; returns the ledger id of the refund';
 
 -- The id alone: the charge's account is looked up, then the account form
@@ -230,7 +230,7 @@ BEGIN
             USING ERRCODE = 'FC005',
                   HINT = 'Pass the id that credits_consume() returned.';
     END IF;
-    SELECT r INTO refund_id FROM @extschema@.credits_refund(charged, charge, at) r;
+    SELECT r INTO refund_id FROM @extschema@.credits_refund_for(charged, charge, at) r;
     RETURN refund_id;
 END
 $$;
@@ -372,9 +372,9 @@ $$;
 COMMENT ON FUNCTION @extschema@._reservation_account(bigint, timestamptz) IS
 'internal: the account of the ledger entry reservation (raises FC009 when there is none), for the id forms of credits_commit and credits_release';
 
-CREATE FUNCTION @extschema@.credits_commit(account text, reservation bigint,
-                                           amount integer DEFAULT NULL,
-                                           at timestamptz DEFAULT now())
+CREATE FUNCTION @extschema@.credits_commit_for(account text, reservation bigint,
+                                               amount integer DEFAULT NULL,
+                                               at timestamptz DEFAULT now())
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -411,14 +411,14 @@ BEGIN
         PERFORM @extschema@._give_back('release', lr.c, give_monthly, give_topup, at, lr.plan);
     END IF;
     INSERT INTO @extschema@.ledger (at, account, entry, kind, period_start, image, charge)
-    VALUES (at, (lr.c).account, 'commit', (lr.c).kind, (lr.c).period_start, (lr.c).image, reservation);
+    VALUES (at, credits_commit_for.account, 'commit', (lr.c).kind, (lr.c).period_start, (lr.c).image, reservation);
     UPDATE @extschema@.reservations v
        SET state = 'committed', committed = amount, resolved_at = at
-     WHERE v.account = (lr.c).account AND v.id = reservation;
+     WHERE v.account = credits_commit_for.account AND v.id = reservation;
     RETURN reservation;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.credits_commit(text, bigint, integer, timestamptz) IS
+COMMENT ON FUNCTION @extschema@.credits_commit_for(text, bigint, integer, timestamptz) IS
 'turns a reservation of the account into a charge (of amount, releasing the rest); returns the charge id, which is the reservation id';
 
 CREATE OR REPLACE FUNCTION @extschema@.credits_commit(reservation bigint, amount integer DEFAULT NULL,
@@ -434,15 +434,15 @@ DECLARE
 BEGIN
     PERFORM @extschema@._check_writable('commit a reservation');
     held := @extschema@._reservation_account(reservation, at);
-    SELECT c INTO charge_id FROM @extschema@.credits_commit(held, reservation, amount, at) c;
+    SELECT c INTO charge_id FROM @extschema@.credits_commit_for(held, reservation, amount, at) c;
     RETURN charge_id;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.credits_commit(bigint, integer, timestamptz) IS
 'turns a reservation into a charge (of amount, releasing the rest); returns the charge id, which is the reservation id';
 
-CREATE FUNCTION @extschema@.credits_release(account text, reservation bigint,
-                                            at timestamptz DEFAULT now())
+CREATE FUNCTION @extschema@.credits_release_for(account text, reservation bigint,
+                                                at timestamptz DEFAULT now())
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -456,11 +456,11 @@ BEGIN
     lr := @extschema@._lock_reservation(account, reservation, at);
     entry_id := @extschema@._give_back('release', lr.c, (lr.r).monthly, (lr.r).topup, at, lr.plan);
     UPDATE @extschema@.reservations v SET state = 'released', resolved_at = at
-     WHERE v.account = (lr.c).account AND v.id = reservation;
+     WHERE v.account = credits_release_for.account AND v.id = reservation;
     RETURN entry_id;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.credits_release(text, bigint, timestamptz) IS
+COMMENT ON FUNCTION @extschema@.credits_release_for(text, bigint, timestamptz) IS
 'gives a reservation of the account''s credits back; returns the ledger id of the release';
 
 CREATE OR REPLACE FUNCTION @extschema@.credits_release(reservation bigint, at timestamptz DEFAULT now())
@@ -475,7 +475,7 @@ DECLARE
 BEGIN
     PERFORM @extschema@._check_writable('release a reservation');
     held := @extschema@._reservation_account(reservation, at);
-    SELECT e INTO entry_id FROM @extschema@.credits_release(held, reservation, at) e;
+    SELECT e INTO entry_id FROM @extschema@.credits_release_for(held, reservation, at) e;
     RETURN entry_id;
 END
 $$;
@@ -485,24 +485,56 @@ COMMENT ON FUNCTION @extschema@.credits_release(bigint, timestamptz) IS
 -- Not for PUBLIC, as every function of the extension.
 REVOKE ALL ON FUNCTION @extschema@._lock_reservation(text, bigint, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._reservation_account(bigint, timestamptz) FROM PUBLIC;
-REVOKE ALL ON FUNCTION @extschema@.credits_refund(text, bigint, timestamptz) FROM PUBLIC;
-REVOKE ALL ON FUNCTION @extschema@.credits_commit(text, bigint, integer, timestamptz) FROM PUBLIC;
-REVOKE ALL ON FUNCTION @extschema@.credits_release(text, bigint, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.credits_refund_for(text, bigint, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.credits_commit_for(text, bigint, integer, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.credits_release_for(text, bigint, timestamptz) FROM PUBLIC;
 
--- grant_app() gives the new forms (it gives every function of those
--- names); the roles it was given to before get them here, as does any
--- role a DBA gave an id form to.
+-- grant_app() gives the account forms too.
+CREATE OR REPLACE FUNCTION @extschema@._role_privileges(role_kind text)
+RETURNS TABLE (privilege text, object_type text, object text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT 'USAGE', 'SCHEMA', '@extschema@'
+    UNION ALL
+    SELECT 'SELECT', 'TABLE', v::regclass::text
+      FROM unnest(CASE role_kind
+                      WHEN 'app' THEN ARRAY['@extschema@.usage', '@extschema@.alerts']
+                      WHEN 'reader' THEN ARRAY['@extschema@.usage', '@extschema@.usage_history',
+                                               '@extschema@.near_limit', '@extschema@.plan_summary',
+                                               '@extschema@.alerts']
+                  END) v
+    UNION ALL
+    SELECT 'EXECUTE', 'FUNCTION', p.oid::regprocedure::text
+      FROM pg_proc p
+     WHERE p.pronamespace = '@extschema@'::regnamespace
+       AND p.proname = ANY (CASE role_kind
+                                WHEN 'app' THEN ARRAY['credits_open_account', 'credits_consume',
+                                    'credits_try_consume', 'credits_topup', 'credits_refund',
+                                    'credits_set_plan', 'credits_usage', 'credits_usage_json',
+                                    'credits_reserve', 'credits_commit', 'credits_release',
+                                    'credits_refund_for', 'credits_commit_for',
+                                    'credits_release_for', 'billing_period']
+                                -- The views call these with the reader's rights.
+                                WHEN 'reader' THEN ARRAY['credits_usage', 'near_limit']
+                            END)
+$$;
+COMMENT ON FUNCTION @extschema@._role_privileges(text) IS
+'internal: the privileges grant_app (role_kind app) and grant_reader (reader) give';
+
+-- The roles it was given to before get them here, as does any role a DBA
+-- gave an id form to.
 DO $$
 DECLARE
     g record;
 BEGIN
     FOR g IN SELECT DISTINCT a.grantee::regrole AS grantee, n.account_form
                FROM (VALUES ('@extschema@.credits_refund(bigint, timestamptz)'::regprocedure,
-                             '@extschema@.credits_refund(text, bigint, timestamptz)'::regprocedure),
+                             '@extschema@.credits_refund_for(text, bigint, timestamptz)'::regprocedure),
                             ('@extschema@.credits_commit(bigint, integer, timestamptz)',
-                             '@extschema@.credits_commit(text, bigint, integer, timestamptz)'),
+                             '@extschema@.credits_commit_for(text, bigint, integer, timestamptz)'),
                             ('@extschema@.credits_release(bigint, timestamptz)',
-                             '@extschema@.credits_release(text, bigint, timestamptz)')) n(id_form, account_form)
+                             '@extschema@.credits_release_for(text, bigint, timestamptz)')) n(id_form, account_form)
                JOIN pg_catalog.pg_proc p ON p.oid = n.id_form,
                     pg_catalog.aclexplode(p.proacl) a
               WHERE a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner AND a.grantee <> 0

@@ -81,12 +81,12 @@ $$;
 COMMENT ON FUNCTION @extschema@._release_expired(text, timestamptz, text) IS
 'internal: releases the account''s holds past their ttl (caller holds the account lock)';
 
--- A charge is refunded under its account: credits_refund(account, charge)
+-- A charge is refunded under its account: credits_refund_for(account, charge)
 -- finds it by both (an id of another account's charge is as unknown as one
 -- that does not exist), and every statement it runs names the account, so
 -- that on Citus it runs where the account's shards are.
-CREATE FUNCTION @extschema@.credits_refund(account text, charge bigint,
-                                           at timestamptz DEFAULT now())
+CREATE FUNCTION @extschema@.credits_refund_for(account text, charge bigint,
+                                               at timestamptz DEFAULT now())
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -107,7 +107,7 @@ BEGIN
     END IF;
     PERFORM @extschema@._check_at(at);
     SELECT * INTO c FROM @extschema@.ledger l
-     WHERE l.account = credits_refund.account AND l.id = credits_refund.charge;
+     WHERE l.account = credits_refund_for.account AND l.id = credits_refund_for.charge;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'charge % does not exist', charge
             USING ERRCODE = 'FC005',
@@ -164,7 +164,7 @@ BEGIN
     RETURN @extschema@._give_back('refund', c, net_monthly, net_topup, at, acc.plan);
 END
 $$;
-COMMENT ON FUNCTION @extschema@.credits_refund(text, bigint, timestamptz) IS
+COMMENT ON FUNCTION @extschema@.credits_refund_for(text, bigint, timestamptz) IS
 'returns a charge of the account to where it came from (the monthly counter of its period, or the top-up balance), once; returns the ledger id of the refund';
 
 -- The id alone: the charge's account is looked up, then the account form
@@ -193,7 +193,7 @@ BEGIN
             USING ERRCODE = 'FC005',
                   HINT = 'Pass the id that credits_consume() returned.';
     END IF;
-    SELECT r INTO refund_id FROM @extschema@.credits_refund(charged, charge, at) r;
+    SELECT r INTO refund_id FROM @extschema@.credits_refund_for(charged, charge, at) r;
     RETURN refund_id;
 END
 $$;

@@ -141,9 +141,9 @@ $$;
 COMMENT ON FUNCTION @extschema@._reservation_account(bigint, timestamptz) IS
 'internal: the account of the ledger entry reservation (raises FC009 when there is none), for the id forms of credits_commit and credits_release';
 
-CREATE FUNCTION @extschema@.credits_commit(account text, reservation bigint,
-                                           amount integer DEFAULT NULL,
-                                           at timestamptz DEFAULT now())
+CREATE FUNCTION @extschema@.credits_commit_for(account text, reservation bigint,
+                                               amount integer DEFAULT NULL,
+                                               at timestamptz DEFAULT now())
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -180,14 +180,14 @@ BEGIN
         PERFORM @extschema@._give_back('release', lr.c, give_monthly, give_topup, at, lr.plan);
     END IF;
     INSERT INTO @extschema@.ledger (at, account, entry, kind, period_start, image, charge)
-    VALUES (at, (lr.c).account, 'commit', (lr.c).kind, (lr.c).period_start, (lr.c).image, reservation);
+    VALUES (at, credits_commit_for.account, 'commit', (lr.c).kind, (lr.c).period_start, (lr.c).image, reservation);
     UPDATE @extschema@.reservations v
        SET state = 'committed', committed = amount, resolved_at = at
-     WHERE v.account = (lr.c).account AND v.id = reservation;
+     WHERE v.account = credits_commit_for.account AND v.id = reservation;
     RETURN reservation;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.credits_commit(text, bigint, integer, timestamptz) IS
+COMMENT ON FUNCTION @extschema@.credits_commit_for(text, bigint, integer, timestamptz) IS
 'turns a reservation of the account into a charge (of amount, releasing the rest); returns the charge id, which is the reservation id';
 
 CREATE FUNCTION @extschema@.credits_commit(reservation bigint, amount integer DEFAULT NULL,
@@ -203,15 +203,15 @@ DECLARE
 BEGIN
     PERFORM @extschema@._check_writable('commit a reservation');
     held := @extschema@._reservation_account(reservation, at);
-    SELECT c INTO charge_id FROM @extschema@.credits_commit(held, reservation, amount, at) c;
+    SELECT c INTO charge_id FROM @extschema@.credits_commit_for(held, reservation, amount, at) c;
     RETURN charge_id;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.credits_commit(bigint, integer, timestamptz) IS
 'turns a reservation into a charge (of amount, releasing the rest); returns the charge id, which is the reservation id';
 
-CREATE FUNCTION @extschema@.credits_release(account text, reservation bigint,
-                                            at timestamptz DEFAULT now())
+CREATE FUNCTION @extschema@.credits_release_for(account text, reservation bigint,
+                                                at timestamptz DEFAULT now())
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -225,11 +225,11 @@ BEGIN
     lr := @extschema@._lock_reservation(account, reservation, at);
     entry_id := @extschema@._give_back('release', lr.c, (lr.r).monthly, (lr.r).topup, at, lr.plan);
     UPDATE @extschema@.reservations v SET state = 'released', resolved_at = at
-     WHERE v.account = (lr.c).account AND v.id = reservation;
+     WHERE v.account = credits_release_for.account AND v.id = reservation;
     RETURN entry_id;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.credits_release(text, bigint, timestamptz) IS
+COMMENT ON FUNCTION @extschema@.credits_release_for(text, bigint, timestamptz) IS
 'gives a reservation of the account''s credits back; returns the ledger id of the release';
 
 CREATE FUNCTION @extschema@.credits_release(reservation bigint, at timestamptz DEFAULT now())
@@ -244,7 +244,7 @@ DECLARE
 BEGIN
     PERFORM @extschema@._check_writable('release a reservation');
     held := @extschema@._reservation_account(reservation, at);
-    SELECT e INTO entry_id FROM @extschema@.credits_release(held, reservation, at) e;
+    SELECT e INTO entry_id FROM @extschema@.credits_release_for(held, reservation, at) e;
     RETURN entry_id;
 END
 $$;

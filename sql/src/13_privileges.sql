@@ -26,7 +26,8 @@ AS $$
                                     'credits_try_consume', 'credits_topup', 'credits_refund',
                                     'credits_set_plan', 'credits_usage', 'credits_usage_json',
                                     'credits_reserve', 'credits_commit', 'credits_release',
-                                    'billing_period']
+                                    'credits_refund_for', 'credits_commit_for',
+                                    'credits_release_for', 'billing_period']
                                 -- The views call these with the reader's rights.
                                 WHEN 'reader' THEN ARRAY['credits_usage', 'near_limit']
                             END)

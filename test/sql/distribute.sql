@@ -60,17 +60,17 @@ SELECT account, topup_balance FROM fluxcredits.accounts ORDER BY account;
 
 -- Charges, refunds, reservations under these keys.
 SELECT fluxcredits.credits_consume('ann', 'ai', 205, at => '2026-01-10 00:00+00') AS split \gset
-SELECT fluxcredits.credits_refund('bob', :split, '2026-01-11 00:00+00');
+SELECT fluxcredits.credits_refund_for('bob', :split, '2026-01-11 00:00+00');
 \echo :LAST_ERROR_SQLSTATE
 SELECT fluxcredits.credits_refund(:split, '2026-01-11 00:00+00') > :split AS refunded;
-SELECT fluxcredits.credits_refund('ann', :split, '2026-01-11 00:00+00');
+SELECT fluxcredits.credits_refund_for('ann', :split, '2026-01-11 00:00+00');
 \echo :LAST_ERROR_SQLSTATE
 SELECT fluxcredits.credits_reserve('bob', 'compression', 5, at => '2026-01-12 00:00+00') AS hold \gset
 SELECT fluxcredits.credits_reserve('bob', 'compression', 5, idempotency_key => 'k1',
                                    at => '2026-01-12 00:00+00') AS keyed \gset
 SELECT fluxcredits.credits_reserve('bob', 'compression', 5, idempotency_key => 'k1',
                                    at => '2026-01-12 00:00+00') = :keyed AS replayed;
-SELECT fluxcredits.credits_commit('bob', :hold, 2, '2026-01-12 00:01+00') = :hold AS committed;
+SELECT fluxcredits.credits_commit_for('bob', :hold, 2, '2026-01-12 00:01+00') = :hold AS committed;
 SELECT fluxcredits.credits_release(:keyed, '2026-01-12 00:01+00') > :keyed AS released;
 SELECT fluxcredits.credits_reserve('bob', 'compression', 1, ttl => '1 minute',
                                    at => '2026-01-12 00:02+00') AS expiring \gset

@@ -309,8 +309,7 @@ SELECT fluxcredits.credits_topup('acme', 100, 'pay-1', '2026-02-01 13:00+00') = 
 --------------------------------------------------------------------------
 -- credits_refund(charge, at)
 --------------------------------------------------------------------------
--- typed: since 1.8 two untyped arguments also fit credits_refund(account, charge)
-SELECT fluxcredits.credits_refund(NULL::bigint, '2026-02-01 13:00+00');
+SELECT fluxcredits.credits_refund(NULL, '2026-02-01 13:00+00');
 \echo :LAST_ERROR_SQLSTATE
 SELECT fluxcredits.credits_refund(:charge_c, NULL);
 \echo :LAST_ERROR_SQLSTATE
