@@ -77,14 +77,6 @@ sub coordinator { return $_[0]{nodes}[0]; }
 sub workers { my $n = $_[0]{nodes}; return @$n[ 1 .. $#$n ]; }
 sub nodes { return @{ $_[0]{nodes} }; }
 
-# The node (of this object) that listens on port.
-sub node_of_port
-{
-	my ($self, $port) = @_;
-	my ($node) = grep { $_->port == $port } $self->nodes;
-	return $node;
-}
-
 # The worker port that holds the placement of the shard of `table` that
 # `value` hashes to, and that shard's id ("shardid|port").
 sub shard_of
