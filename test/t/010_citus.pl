@@ -7,7 +7,7 @@
 # compression credits a month) and one on Pro (unlimited compression).
 # 16 clients on the coordinator send every Free account 24 one-credit
 # charges (half credits_consume, half INSERTs into the app table), in an
-# order shuffled over the clients, and the Pro account 40 charges each;
+# order shuffled over the clients, and each client sends the Pro account 40;
 # while they run, the shard group holding the Pro account moves to the
 # other worker (citus_move_shard_placement, force_logical).
 # Afterwards: exactly 20 charges of every Free account went through and
