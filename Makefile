@@ -4,6 +4,8 @@
 #   make demo    set up, build, install, start a throwaway cluster, walk the story
 #   make test    set up, build, install, run every suite on throwaway clusters
 # Both install what is missing (scripts/common.sh) before building.
+# `make bench` runs bench/run.sh, then bench/citus.sh (a single node against
+# Citus; it says it skipped when Citus is not installed).
 
 EXTENSION  = fluxcredits
 MODULE_big = fluxcredits
@@ -55,6 +57,7 @@ demo-stop:
 	@bash scripts/demo.sh stop
 bench:
 	@bash bench/run.sh
+	@bash bench/citus.sh
 
 ifeq ($(wildcard $(PGXS)),)
 all install installcheck:

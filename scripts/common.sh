@@ -126,3 +126,35 @@ fc_scratch_copy() {
     [ "$(id -u)" -eq 0 ] && chown -R postgres: "$dir"
     echo "$dir"
 }
+
+# Citus, for the suite of test/t/*citus*.pl: there when its library is in
+# `pg_config --pkglibdir`; else installed now by ../shared/citus/install.sh
+# (beside the repository; idempotent, about 5 minutes the first time, needs
+# root) when that script exists. Sets FC_CITUS to yes, no (then
+# FC_CITUS_WHY says why: the suite is skipped) or failed (the install
+# failed: FC_CITUS_WHY has the end of its output).
+# FC_CITUS_INSTALL names another install script (one that does not exist:
+# the skip path).
+fc_citus_ensure() {
+    local libdir inst log
+    FC_CITUS=no; FC_CITUS_WHY=""
+    libdir=$("$PG_CONFIG" --pkglibdir)
+    if [ -f "$libdir/citus.so" ]; then
+        FC_CITUS=yes; return 0
+    fi
+    inst=${FC_CITUS_INSTALL:-$FC_ROOT/../shared/citus/install.sh}
+    if [ ! -f "$inst" ]; then
+        FC_CITUS_WHY="Citus is not installed ($libdir/citus.so) and there is no $inst to install it with"
+        return 0
+    fi
+    fc_say "Citus is not installed in $libdir: bash $inst (about 5 minutes)"
+    log=$(mktemp "${TMPDIR:-/tmp}/fluxcredits-citus-install.XXXXXX")
+    if fc_sudo env PG_CONFIG="$PG_CONFIG" bash "$inst" >"$log" 2>&1 && [ -f "$libdir/citus.so" ]; then
+        FC_CITUS=yes
+        sed 's/^/    /' "$log" | tail -n 3
+    else
+        FC_CITUS=failed
+        FC_CITUS_WHY="bash $inst failed: $(tail -n 15 "$log")"
+    fi
+    rm -f "$log"
+}

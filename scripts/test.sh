@@ -8,11 +8,26 @@
 # printed on failure; the server logs of the whole run are checked for
 # crashes; every server started is stopped. Ends with `N passed, M failed`
 # (tests, not suites) and exits non-zero when M > 0 or nothing ran.
+#
+# The Citus suite (test/t/*citus*.pl: a coordinator and two workers) runs
+# where Citus is installed, or after ../shared/citus/install.sh installed
+# it; without either it is reported as skipped, and counts neither way.
+#
+#   PG_CONFIG   the PostgreSQL 15 to build, install and test with (default:
+#               pg_config on the PATH, else Debian's)
+#   FC_SUITES   the suites to run (default "regress isolation tap citus")
+#   FC_KEEP=1   keep the scratch copy (and the suites' logs) at the end
 
 . "$(dirname "$0")/common.sh"
 
 fc_ensure_deps test
 fc_build_install
+
+FC_SUITES=${FC_SUITES:-regress isolation tap citus}
+suite_on() { case " $FC_SUITES " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+if suite_on citus; then
+    fc_citus_ensure
+fi
 
 WORK=$(fc_scratch_copy test)
 export WORK
@@ -73,9 +88,9 @@ count_regress() {    # count_regress NAME
 }
 
 # prove -v prints "ok N - ..." / "not ok N - ..." for every assertion.
-count_tap() {
-    local log="$WORK/tap.log" p f rc
-    rc=$(cat "$WORK/tap.rc")
+count_tap() {        # count_tap NAME
+    local name=$1 log="$WORK/$1.log" p f rc
+    rc=$(cat "$WORK/$name.rc")
     # each TAP file, then its assertions (their names carry the run's figures)
     grep -E '^test/t/.*\.pl \.+|^(not )?ok [0-9]+ - ' "$log" | sed -e 's|^test/t/|    test/t/|' -e 's/^\(not \)\{0,1\}ok/      &/'
     p=$(grep -cE '^ok [0-9]+' "$log")
@@ -85,15 +100,44 @@ count_tap() {
         [ "$f" -eq 0 ] && f=1    # a script died without a failed assertion
     fi
     passed=$((passed + p)); failed=$((failed + f))
-    suite_note="$suite_note tap=$p/$((p + f))"
+    suite_note="$suite_note $name=$p/$((p + f))"
 }
 
-run_suite regress regress-temp
-count_regress regress
-run_suite isolation isolation-temp
-count_regress isolation
-run_suite tap tap-temp PROVE_FLAGS=-v
-count_tap
+if suite_on regress; then
+    run_suite regress regress-temp
+    count_regress regress
+fi
+if suite_on isolation; then
+    run_suite isolation isolation-temp
+    count_regress isolation
+fi
+# The TAP scripts, but the Citus ones (their own suite, below).
+if suite_on tap; then
+    run_suite tap tap-temp PROVE_FLAGS=-v \
+        PROVE_TESTS="$(cd "$WORK" && ls test/t/*.pl | grep -v citus | tr '\n' ' ')"
+    count_tap tap
+    # Each run of the TAP target starts by removing tmp_check: keep this
+    # one's server logs for the crash check at the end.
+    [ -d "$WORK/tmp_check" ] && mv "$WORK/tmp_check" "$WORK/tmp_check_tap"
+fi
+if suite_on citus; then
+    case $FC_CITUS in
+        yes)
+            run_suite citus tap-temp PROVE_FLAGS=-v \
+                PROVE_TESTS="$(cd "$WORK" && ls test/t/*citus*.pl | tr '\n' ' ')"
+            count_tap citus ;;
+        no)
+            fc_say "suite: citus"
+            echo "    skipped: $FC_CITUS_WHY"
+            suite_note="$suite_note citus=skipped" ;;
+        *)
+            fc_say "suite: citus"
+            echo "    Citus could not be installed, so the suite did not run:"
+            echo "$FC_CITUS_WHY" | sed 's/^/    | /'
+            failed=$((failed + 1))
+            suite_note="$suite_note citus=install-failed" ;;
+    esac
+fi
 
 # The server logs of the whole run: no crash, no failed assertion.
 fc_say "server logs of this run"
