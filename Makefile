@@ -29,7 +29,7 @@ REGRESS    = billing_period billing_period_sqldef consume_compression consume_ai
              trigger_rows trigger_types trigger_upgrade account_forms distribute
 ISOLATION  = race_last_credit race_exact_path race_reserve_mark race_topup_split race_idempotency race_refund_plan race_multi_charge race_wait_cancel \
              race_rollback race_hot_account race_alerts race_reservations race_new_index \
-             race_bulk_insert
+             race_bulk_insert race_alerts_slots
 TAP_TESTS  = 1
 PROVE_TESTS ?= test/t/*.pl
 

@@ -124,7 +124,7 @@ fc_count(const FcCharge *a, const FcAccount *acc, TimestampTz start, TimestampTz
 	(void) fc_kind_limit(acc, a->kind, &limit);
 	*monthly = a->amount;
 	*topup = 0;
-	if (!fc_fast_count(a, start, &total, &nslots))
+	if (!fc_fast_count(a, start, limit > 0 ? limit : 0, &total, &nslots))
 	{
 		int64		used,
 					balance;

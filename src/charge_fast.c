@@ -21,10 +21,12 @@
  */
 #include "fluxcredits.h"
 
+#include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "executor/tuptable.h"
 #include "storage/lmgr.h"
+#include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 
 /*
@@ -56,7 +58,8 @@
  * right here (fc_slot_add), and *added says so.
  */
 static int
-lock_slot(const FcCharge *a, TimestampTz start, int64 *total, bool *added, int *nslots)
+lock_slot(const FcCharge *a, TimestampTz start, int64 *total, bool *added, int *nslots,
+		  ItemPointerData **seen)
 {
 	static int	last_slot = 0;	/* the slot this backend used last */
 	static const char *const columns[] = {
@@ -82,6 +85,7 @@ lock_slot(const FcCharge *a, TimestampTz start, int64 *total, bool *added, int *
 		int			nroom = 0;
 		int			maxroom = 0;
 		int			first = 0;
+		int			maxseen = 0;
 
 		*total = a->amount;
 		*nslots = 0;
@@ -96,7 +100,13 @@ lock_slot(const FcCharge *a, TimestampTz start, int64 *total, bool *added, int *
 			if (fc_kind_of(fc_scan_attr(&scan, cols.attnos[2], &isnull),
 						   TupleDescAttr(desc, cols.attnos[2] - 1)->atttypid) != a->kind)
 				continue;
-			(*nslots)++;
+			if (*nslots == maxseen)
+			{
+				maxseen = Max(16, 2 * maxseen);
+				*seen = *seen ? repalloc(*seen, sizeof(ItemPointerData) * maxseen)
+					: palloc(sizeof(ItemPointerData) * maxseen);
+			}
+			(*seen)[(*nslots)++] = tuple->t_self;
 			used = DatumGetInt64(fc_scan_attr(&scan, cols.attnos[4], &isnull));
 			*total += used;
 			cap = DatumGetInt64(fc_scan_attr(&scan, cols.attnos[5], &isnull));
@@ -164,21 +174,69 @@ lock_slot(const FcCharge *a, TimestampTz start, int64 *total, bool *added, int *
 }
 
 /*
+ * The period's usage of the kind in the newest version of each of its slots
+ * (the n versions at seen, as the fast path's scan found them), counted or
+ * not: this transaction's charge, and the charges other transactions have
+ * counted on other slots and not committed yet.
+ *
+ * The usage alerts need it.  With several slots, concurrent charges of one
+ * account lock different rows, and each sees the others' counts only once
+ * they commit: two charges that together take usage from 19 to 20 of 20,
+ * each seeing 19, would both leave the 100% alert to the other.  Read after
+ * the transaction's own count, the newest versions leave no such gap: of
+ * the charges that commit, the one that counted last sees every other's
+ * count, so it finds the threshold reached.  The price is that a charge may
+ * raise an alert counting a concurrent charge that then rolls back.
+ */
+static int64
+newest_total(const FcCharge *a, const ItemPointerData *seen, int n)
+{
+	Relation	rel = fc_table_open("counters", a->account, AccessShareLock);
+	AttrNumber	used = get_attnum(RelationGetRelid(rel), "used");
+	SnapshotData dirty;
+	TableScanDesc scan;
+	TupleTableSlot *ts = table_slot_create(rel, NULL);
+	int64		total = 0;
+
+	InitDirtySnapshot(dirty);
+	scan = table_beginscan_tid(rel, &dirty);
+	for (int i = 0; i < n; i++)
+	{
+		ItemPointerData tid = seen[i];
+		bool		isnull;
+
+		table_tuple_get_latest_tid(scan, &tid);
+		if (!table_tuple_fetch_row_version(rel, &tid, SnapshotAny, ts))
+			continue;
+		total += DatumGetInt64(slot_getattr(ts, used, &isnull));
+	}
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(ts);
+	table_close(rel, NoLock);
+	return total;
+}
+
+/*
  * The fast path: count the charge on a slot that lock_slot() locked (and
  * counted on, unless a trigger on counters needs SQL's UPDATE).  False when
  * there is no such slot; *total is the period's usage after the charge
- * (lock_slot sums it on the way), *nslots the number of the period's slots
- * of the kind it saw.
+ * (lock_slot sums it on the way; with several slots and *total below
+ * alert_below, the newest versions' sum: newest_total), *nslots the number
+ * of the period's slots of the kind it saw.
  */
 bool
-fc_fast_count(const FcCharge *a, TimestampTz start, int64 *total, int *nslots)
+fc_fast_count(const FcCharge *a, TimestampTz start, int64 alert_below, int64 *total,
+			  int *nslots)
 {
 	bool		added;
-	int			slot = lock_slot(a, start, total, &added, nslots);
+	ItemPointerData *seen = NULL;
+	int			slot = lock_slot(a, start, total, &added, nslots, &seen);
 
 	if (slot < 0)
 		return false;
 	if (!added)
 		fc_slot_add_sql(a, start, slot, a->amount, 0);
+	if (*nslots > 1 && *total < alert_below)
+		*total = Max(*total, newest_total(a, seen, *nslots));
 	return true;
 }

@@ -185,8 +185,8 @@ extern void fc_find_covering_charges(const char *account, TimestampTz start,
 									 int nlist);
 
 /* charge_fast.c */
-extern bool fc_fast_count(const FcCharge *a, TimestampTz start, int64 *total,
-						  int *nslots);
+extern bool fc_fast_count(const FcCharge *a, TimestampTz start, int64 alert_below,
+						  int64 *total, int *nslots);
 
 /* charge_exact.c */
 
