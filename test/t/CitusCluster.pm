@@ -110,6 +110,16 @@ sub write_file
 # all at once, against node. Each runs its statements in autocommit, goes on
 # after an error (reported as "ERROR:  SQLSTATE: message" on its stderr),
 # and prints each result row unaligned, without headers or command tags.
+# A statement as a client that retries serialization failures runs it: up
+# to 3 times while it fails with 40001 (on Citus: the account's shard moved
+# while the call was on its way to its old node).
+sub with_retries
+{
+	my ($stmt) = @_;
+	my $check = "SELECT :'SQLSTATE' = '40001' AS fc_retry \\gset";
+	return "$stmt\n$check\n\\if :fc_retry\n$stmt\n$check\n\\if :fc_retry\n$stmt\n\\endif\n\\endif";
+}
+
 sub start_clients
 {
 	my ($node, $dir, @scripts) = @_;
@@ -117,7 +127,7 @@ sub start_clients
 	foreach my $i (0 .. $#scripts)
 	{
 		my $file = "$dir/client$i.sql";
-		write_file($file, "\\set VERBOSITY verbose\n" . join("\n", @{ $scripts[$i] }) . "\n");
+		write_file($file, "\\set VERBOSITY verbose\n" . join("\n", map { with_retries($_) } @{ $scripts[$i] }) . "\n");
 		my ($out, $err) = ('', '');
 		my $h = IPC::Run::start(
 			[ 'psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=0',
