@@ -295,7 +295,7 @@ fc_alert_after_charge(const char *account, FcKind kind, TimestampTz start,
 	values[5] = Int64GetDatum(limit);
 	values[6] = TimestampTzGetDatum(end);
 	if (thresholds->of_plan)
-		plan = fc_plan(&plan_figures,
+		plan = fc_plan(account, &plan_figures,
 					   "WITH sent AS ("
 					   "  INSERT INTO fluxcredits.alerts_sent"
 					   "         (account, kind, period_start, threshold, used, \"limit\", period_end)"
@@ -303,7 +303,7 @@ fc_alert_after_charge(const char *account, FcKind kind, TimestampTz start,
 					   ALERTS_SENT_PAYLOADS,
 					   7, types);
 	else
-		plan = fc_plan(&plan_plain,
+		plan = fc_plan(account, &plan_plain,
 					   "WITH sent AS ("
 					   "  INSERT INTO fluxcredits.alerts_sent (account, kind, period_start, threshold)"
 					   "  SELECT $1, $2::fluxcredits.credit_kind, $3, t FROM unnest($4) AS t"

@@ -109,7 +109,7 @@ exact_first_slot(const FcCharge *a, TimestampTz start, TimestampTz end)
 	values[4] = Int64GetDatum(a->amount);
 	values[5] = Int16GetDatum((int16) (MyProcPid % counter_slots));
 	values[6] = Int64GetDatum(lim);
-	return fc_execute(&plan,
+	return fc_execute(a->account, &plan,
 					  "INSERT INTO fluxcredits.counters AS c"
 					  "       (account, kind, period_start, slot, period_end, used, cap)"
 					  " SELECT $1, $3::fluxcredits.credit_kind, $2,"
@@ -285,7 +285,7 @@ release_expired(const FcCharge *a, const FcAccount *acc)
 	values[0] = CStringGetTextDatum(a->account);
 	values[1] = TimestampTzGetDatum(a->at);
 	values[2] = CStringGetTextDatum(acc->plan);
-	if (fc_execute(&spi_plan, "SELECT fluxcredits._release_expired($1, $2, $3)::bigint",
+	if (fc_execute(NULL, &spi_plan, "SELECT fluxcredits._release_expired($1, $2, $3)::bigint",
 				   3, types, values, NULL, 1, SPI_OK_SELECT,
 				   "release of expired holds") != 1)
 		elog(ERROR, "fluxcredits: release of expired holds failed");
@@ -319,7 +319,7 @@ insert_slot_sql(const FcCharge *a, TimestampTz start, TimestampTz end,
 	period_values(a, start, end, values);
 	values[4] = Int64GetDatum(monthly);
 	values[5] = Int64GetDatum(topup);
-	(void) fc_execute(&plan,
+	(void) fc_execute(a->account, &plan,
 					  "INSERT INTO fluxcredits.counters"
 					  "       (account, kind, period_start, slot, period_end, used, topup_used)"
 					  " VALUES ($1, $2::fluxcredits.credit_kind, $3, 0, $4, $5, $6)",
@@ -339,7 +339,7 @@ rebalance(const FcCharge *a, TimestampTz start, TimestampTz end, int64 lim, bool
 	period_values(a, start, end, values);
 	values[4] = Int64GetDatum(lim);
 	values[5] = BoolGetDatum(grow);
-	(void) fc_execute(&plan,
+	(void) fc_execute(NULL, &plan,
 					  "SELECT fluxcredits._rebalance($1, $2::fluxcredits.credit_kind,"
 					  "                              $3, $4, $5, $6)",
 					  6, types, values, nulls, 0, SPI_OK_SELECT, "rebalance");

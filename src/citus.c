@@ -45,7 +45,9 @@
 #include "catalog/pg_extension.h"
 #include "commands/extension.h"
 #include "nodes/extensible.h"
+#include "access/xact.h"
 #include "storage/lmgr.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
@@ -266,4 +268,79 @@ fc_citus_shard(Oid shell, const char *relname, const char *account, bool missing
 				 errhint("Retry the transaction.")));
 	pfree(name);
 	return relid;
+}
+
+/*
+ * The shards this transaction opened, by relation name and account: a
+ * charge opens its account's tables several times, and the first open took
+ * the shard's metadata lock, which keeps the placement where it is until
+ * the transaction ends.  Entries of another transaction (MyProc->lxid) are
+ * stale; a subtransaction that aborts releases its locks, so it empties the
+ * cache.
+ */
+#define FC_SHARD_CACHE_SIZE 16
+
+typedef struct ShardCacheEntry
+{
+	LocalTransactionId lxid;
+	const char *relname;		/* a string constant of the caller */
+	char		account[FC_MAX_ACCOUNT_LEN + 1];
+	Oid			relid;
+} ShardCacheEntry;
+
+static ShardCacheEntry shard_cache[FC_SHARD_CACHE_SIZE];
+static int	shard_cache_next = 0;
+static bool shard_cache_callback = false;
+
+static void
+shard_cache_subxact(SubXactEvent event, SubTransactionId mySubid,
+					SubTransactionId parentSubid, void *arg)
+{
+	(void) mySubid;
+	(void) parentSubid;
+	(void) arg;
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		for (int i = 0; i < FC_SHARD_CACHE_SIZE; i++)
+			shard_cache[i].lxid = InvalidLocalTransactionId;
+}
+
+/* The shard of relname for account that this transaction found, if any. */
+bool
+fc_citus_shard_cached(const char *relname, const char *account, Oid *relid)
+{
+	if (account == NULL)
+		return false;
+	for (int i = 0; i < FC_SHARD_CACHE_SIZE; i++)
+	{
+		ShardCacheEntry *e = &shard_cache[i];
+
+		if (e->lxid == MyProc->lxid && strcmp(e->relname, relname) == 0 &&
+			strcmp(e->account, account) == 0)
+		{
+			*relid = e->relid;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Remember what fc_citus_shard() found for relname and account. */
+void
+fc_citus_shard_remember(const char *relname, const char *account, Oid relid)
+{
+	ShardCacheEntry *e;
+
+	if (account == NULL || strlen(account) > FC_MAX_ACCOUNT_LEN)
+		return;
+	if (!shard_cache_callback)
+	{
+		RegisterSubXactCallback(shard_cache_subxact, NULL);
+		shard_cache_callback = true;
+	}
+	e = &shard_cache[shard_cache_next];
+	shard_cache_next = (shard_cache_next + 1) % FC_SHARD_CACHE_SIZE;
+	e->lxid = MyProc->lxid;
+	e->relname = relname;
+	strcpy(e->account, account);
+	e->relid = relid;
 }

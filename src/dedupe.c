@@ -73,7 +73,7 @@ fc_find_replay(const FcCharge *a, int64 *charge)
 
 	values[0] = CStringGetTextDatum(a->account);
 	values[1] = CStringGetTextDatum(a->key);
-	if (fc_execute(&plan,
+	if (fc_execute(a->account, &plan,
 				   "SELECT id, kind::text,"
 				   "       CASE WHEN charge IS NULL THEN monthly - topup ELSE 1 END,"
 				   "       image, coalesce(charge, id)"
@@ -115,7 +115,7 @@ fc_find_covering_charge(const FcCharge *a, TimestampTz period_start, int64 *char
 	values[1] = CStringGetTextDatum(a->image);
 	values[2] = TimestampTzGetDatum(period_start);
 	values[3] = TimestampTzGetDatum(a->at);
-	if (fc_execute(&plan,
+	if (fc_execute(a->account, &plan,
 				   "SELECT l.id FROM fluxcredits.ledger l"
 				   " WHERE l.account = $1 AND l.image = $2 AND l.period_start = $3"
 				   COVERS_IMAGE
@@ -145,7 +145,7 @@ fc_find_covering_charges(const char *account, TimestampTz start, TimestampTz at,
 	values[1] = PointerGetDatum(construct_array(list, nlist, TEXTOID, -1, false, TYPALIGN_INT));
 	values[2] = TimestampTzGetDatum(start);
 	values[3] = TimestampTzGetDatum(at);
-	n = fc_execute(&plan,
+	n = fc_execute(account, &plan,
 				   "SELECT l.image, min(l.id) FROM fluxcredits.ledger l"
 				   " WHERE l.account = $1 AND l.image = ANY ($2) AND l.period_start = $3"
 				   COVERS_IMAGE

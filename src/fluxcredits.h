@@ -312,21 +312,25 @@ extern Relation fc_table_open(const char *relname, const char *account,
 							  LOCKMODE lockmode);
 extern bool fc_index_never_used(const char *table, const char *index,
 								const char *account);
+extern Oid	fc_shard_relid(const char *table, const char *account);
 
 /* citus.c */
 extern bool fc_citus_preloaded(void);
 extern bool fc_citus_table(Oid shell);
 extern Oid	fc_citus_shard(Oid shell, const char *relname, const char *account,
 						   bool missing_ok);
+extern bool fc_citus_shard_cached(const char *relname, const char *account, Oid *relid);
+extern void fc_citus_shard_remember(const char *relname, const char *account, Oid relid);
 
 /* spi_plans.c */
 extern void fc_safe_path_push(void);
 extern void fc_safe_path_pop(void);
-extern SPIPlanPtr fc_plan(SPIPlanPtr *cache, const char *sql, int nargs,
-						  const Oid *argtypes);
-extern uint64 fc_execute(SPIPlanPtr *cache, const char *sql, int nargs,
-						 const Oid *argtypes, Datum *values, const char *nulls,
-						 long count, int expected, const char *what);
+extern SPIPlanPtr fc_plan(const char *account, SPIPlanPtr *cache, const char *sql,
+						  int nargs, const Oid *argtypes);
+extern uint64 fc_execute(const char *account, SPIPlanPtr *cache, const char *sql,
+						 int nargs, const Oid *argtypes, Datum *values,
+						 const char *nulls, long count, int expected,
+						 const char *what);
 extern bool fc_get_int64(int col, int64 *value);
 extern char *fc_get_text(int col);
 

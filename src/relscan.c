@@ -150,21 +150,53 @@ fc_open_missing_ok(const char *table, const char *relname, bool index,
 {
 	if (fc_citus_preloaded())
 	{
-		/* the shell, checked by name as always, tells whether it is distributed */
-		Relation	shell = fc_open_shell(table, false, AccessShareLock, false);
-		Oid			shellid = RelationGetRelid(shell);
+		Oid			shard;
+		Relation	shell;
+		Oid			shellid;
 
+		if (fc_citus_shard_cached(relname, account, &shard))
+			goto open_shard;
+		/* the shell, checked by name as always, tells whether it is distributed */
+		shell = fc_open_shell(table, false, AccessShareLock, false);
+		shellid = RelationGetRelid(shell);
 		table_close(shell, NoLock);
 		if (fc_citus_table(shellid))
 		{
-			Oid			shard = fc_citus_shard(shellid, relname, account, missing_ok);
-
+			shard = fc_citus_shard(shellid, relname, account, missing_ok);
+			fc_citus_shard_remember(relname, account, shard);
+	open_shard:
 			if (!OidIsValid(shard))
 				return NULL;
 			return index ? index_open(shard, lockmode) : table_open(shard, lockmode);
 		}
 	}
 	return fc_open_shell(relname, index, lockmode, missing_ok);
+}
+
+/*
+ * On a Citus node where fluxcredits.<table> is distributed, the OID of its
+ * shard holding account here (as fc_open_missing_ok() opens it, the
+ * shard's metadata lock taken); else InvalidOid.
+ */
+Oid
+fc_shard_relid(const char *table, const char *account)
+{
+	Oid			shard;
+	Relation	shell;
+	Oid			shellid;
+
+	if (!fc_citus_preloaded())
+		return InvalidOid;
+	if (fc_citus_shard_cached(table, account, &shard))
+		return shard;
+	shell = fc_open_shell(table, false, AccessShareLock, false);
+	shellid = RelationGetRelid(shell);
+	table_close(shell, NoLock);
+	if (!fc_citus_table(shellid))
+		return InvalidOid;
+	shard = fc_citus_shard(shellid, table, account, false);
+	fc_citus_shard_remember(table, account, shard);
+	return shard;
 }
 
 /* Open relname (fluxcredits.<table> or its index) for account, with lockmode. */

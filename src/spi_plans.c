@@ -20,6 +20,13 @@
  */
 #include "fluxcredits.h"
 
+#include <ctype.h>
+
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+
 #include "catalog/namespace.h"
 #include "utils/builtins.h"
 
@@ -52,38 +59,134 @@ fc_safe_path_pop(void)
 }
 
 /*
- * The plan for sql, prepared and kept on first use.
+ * On a Citus node, the statements of a charge name the account's shards
+ * (counters_102041, ...) instead of the tables: Citus would plan each
+ * statement on a distributed table as a distributed query, which costs far
+ * more than the statement (an INSERT ... SELECT went through intermediate
+ * results), while on the shard it is the plain statement of a single node.
+ * Their plans are kept per statement and shard group, by the account's
+ * shard of fluxcredits.accounts.
+ */
+static const char *const distributed_tables[] = {
+	"accounts", "counters", "ledger", "reservations", "alerts_sent"
+};
+
+typedef struct ShardPlanKey
+{
+	SPIPlanPtr *cache;			/* the statement: its single-node plan's cache */
+	Oid			group;			/* the account's shard of fluxcredits.accounts */
+} ShardPlanKey;
+
+typedef struct ShardPlanEntry
+{
+	ShardPlanKey key;
+	SPIPlanPtr	plan;
+} ShardPlanEntry;
+
+static HTAB *shard_plans = NULL;
+
+/* sql with fluxcredits.<table> of each distributed table its shard for account */
+static char *
+shard_sql(const char *sql, const char *account)
+{
+	static const char prefix[] = "fluxcredits.";
+	StringInfoData buf;
+	const char *p = sql;
+	const char *m;
+
+	initStringInfo(&buf);
+	while ((m = strstr(p, prefix)) != NULL)
+	{
+		appendBinaryStringInfo(&buf, p, m - p + strlen(prefix));
+		p = m + strlen(prefix);
+		for (int i = 0; i < (int) lengthof(distributed_tables); i++)
+		{
+			int			len = strlen(distributed_tables[i]);
+
+			if (strncmp(p, distributed_tables[i], len) == 0 &&
+				!(isalnum((unsigned char) p[len]) || p[len] == '_'))
+			{
+				Oid			shard = fc_shard_relid(distributed_tables[i], account);
+
+				appendStringInfoString(&buf, quote_identifier(get_rel_name(shard)));
+				p += len;
+				break;
+			}
+		}
+	}
+	appendStringInfoString(&buf, p);
+	return buf.data;
+}
+
+static SPIPlanPtr
+prepare_kept(const char *sql, int nargs, const Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, (Oid *) argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "fluxcredits: SPI_prepare failed for \"%s\": %s",
+			 sql, SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "fluxcredits: SPI_keepplan failed");
+	return plan;
+}
+
+/*
+ * The plan for sql, a statement on the rows of account (NULL: of no
+ * account), prepared and kept on first use; on a Citus node, of sql on the
+ * account's shards (shard_sql).
  */
 SPIPlanPtr
-fc_plan(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes)
+fc_plan(const char *account, SPIPlanPtr *cache, const char *sql, int nargs,
+		const Oid *argtypes)
 {
-	if (*cache == NULL)
+	if (account != NULL && fc_citus_preloaded())
 	{
-		SPIPlanPtr	plan = SPI_prepare(sql, nargs, (Oid *) argtypes);
+		Oid			group = fc_shard_relid("accounts", account);
 
-		if (plan == NULL)
-			elog(ERROR, "fluxcredits: SPI_prepare failed for \"%s\": %s",
-				 sql, SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "fluxcredits: SPI_keepplan failed");
-		*cache = plan;
+		if (OidIsValid(group))
+		{
+			ShardPlanKey key = {.cache = cache, .group = group};
+			ShardPlanEntry *e;
+			bool		found;
+
+			if (shard_plans == NULL)
+			{
+				HASHCTL		ctl = {.keysize = sizeof(ShardPlanKey),
+				.entrysize = sizeof(ShardPlanEntry)};
+
+				shard_plans = hash_create("fluxcredits shard plans", 256, &ctl,
+										  HASH_ELEM | HASH_BLOBS);
+			}
+			e = hash_search(shard_plans, &key, HASH_FIND, NULL);
+			if (e == NULL)
+			{
+				SPIPlanPtr	plan = prepare_kept(shard_sql(sql, account), nargs, argtypes);
+
+				e = hash_search(shard_plans, &key, HASH_ENTER, &found);
+				e->plan = plan;
+			}
+			return e->plan;
+		}
 	}
+	if (*cache == NULL)
+		*cache = prepare_kept(sql, nargs, argtypes);
 	return *cache;
 }
 
 /*
- * Run sql with values (nulls as SPI_execute_plan() takes them; NULL: none
- * is null), its plan prepared and kept in *cache on first use (fc_plan),
- * reading at most count rows (0: all).  Raises "fluxcredits: <what>
- * failed" unless SPI answers expected.  Returns the number of rows
- * processed.
+ * Run sql, a statement on the rows of account (NULL: of no account), with
+ * values (nulls as SPI_execute_plan() takes them; NULL: none is null), its
+ * plan prepared and kept on first use (fc_plan), reading at most count rows
+ * (0: all).  Raises "fluxcredits: <what> failed" unless SPI answers
+ * expected.  Returns the number of rows processed.
  */
 uint64
-fc_execute(SPIPlanPtr *cache, const char *sql, int nargs, const Oid *argtypes,
-		   Datum *values, const char *nulls, long count, int expected,
-		   const char *what)
+fc_execute(const char *account, SPIPlanPtr *cache, const char *sql, int nargs,
+		   const Oid *argtypes, Datum *values, const char *nulls, long count,
+		   int expected, const char *what)
 {
-	if (SPI_execute_plan(fc_plan(cache, sql, nargs, argtypes), values, nulls,
+	if (SPI_execute_plan(fc_plan(account, cache, sql, nargs, argtypes), values, nulls,
 						 false, count) != expected)
 		elog(ERROR, "fluxcredits: %s failed", what);
 	return SPI_processed;

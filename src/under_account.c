@@ -157,7 +157,7 @@ wait_for_slots(const FcSlotSet *set)
 
 	memset(nulls, ' ', sizeof(nulls));
 	slot_args(set, values, nulls);
-	run_in_subxact_rollback(fc_plan(&busy_plan,
+	run_in_subxact_rollback(fc_plan(set->account, &busy_plan,
 									"SELECT c.slot, c.period_start, c.kind::text FROM fluxcredits.counters c"
 									FC_SLOT_FILTER
 									"   AND (c.account, c.period_start, c.kind, c.slot) NOT IN ("
@@ -172,7 +172,7 @@ wait_for_slots(const FcSlotSet *set)
 		values[3] = Int16GetDatum(slots[i]);
 		values[4] = TimestampTzGetDatum(periods[i]);
 		values[5] = CStringGetTextDatum(kinds[i]);
-		run_in_subxact_rollback(fc_plan(&wait_plan,
+		run_in_subxact_rollback(fc_plan(set->account, &wait_plan,
 										"SELECT FROM fluxcredits.counters c"
 										" WHERE c.account = $1 AND c.period_start = $5"
 										"   AND c.kind = $6::fluxcredits.credit_kind AND c.slot = $4"
@@ -324,7 +324,7 @@ lock_slots(void *arg)
 
 	memset(nulls, ' ', sizeof(nulls));
 	slot_args(set, values, nulls);
-	(void) fc_execute(&plan,
+	(void) fc_execute(set->account, &plan,
 					  "SELECT FROM fluxcredits.counters c" FC_SLOT_FILTER
 					  " ORDER BY c.period_start, c.kind, c.slot FOR UPDATE",
 					  3, types, values, nulls, 0, SPI_OK_SELECT, "slot lock");

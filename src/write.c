@@ -390,6 +390,19 @@ build_ledger_shape(Relation rel)
 	s->entry_consume = enum_value(s->entry_type, "consume");
 	s->entry_hold = enum_value(s->entry_type, "hold");
 	s->seqid = getIdentitySequence(RelationGetRelid(rel), s->attnos[L_ID], true);
+	if (!OidIsValid(s->seqid) && strcmp(RelationGetRelationName(rel), "ledger") != 0)
+	{
+		/*
+		 * A Citus shard of the ledger (citus.c): its id column is no
+		 * identity; ids come from the node's sequence of the table,
+		 * fluxcredits.ledger_id_seq (given a range of its own per node by
+		 * distribute()), as they do for SQL's INSERT on this node.
+		 */
+		Oid			shell = get_relname_relid("ledger", RelationGetNamespace(rel));
+
+		if (OidIsValid(shell))
+			s->seqid = getIdentitySequence(shell, get_attnum(shell, ledger_columns[L_ID]), true);
+	}
 	s->direct = live == L_NCOLS && OidIsValid(s->seqid) &&
 		!has_trigger(rel, TRIGGER_TYPE_INSERT, false) &&
 		(desc->constr == NULL || desc->constr->num_check == 0) &&
@@ -442,7 +455,7 @@ ledger_insert_sql(const FcLedgerRow *row)
 	for (int c = 0; c < L_NCOLS; c++)
 		nulls[c] = n[c] ? 'n' : ' ';
 	if (row->id == 0)
-		rc = SPI_execute_plan(fc_plan(&plan,
+		rc = SPI_execute_plan(fc_plan(row->account, &plan,
 									  "INSERT INTO fluxcredits.ledger"
 									  "       (at, account, entry, kind, period_start, monthly, topup,"
 									  "        image, idempotency_key, reference, charge)"
@@ -452,7 +465,7 @@ ledger_insert_sql(const FcLedgerRow *row)
 									  L_NCOLS - 1, types + 1),
 							  v + 1, nulls + 1, false, 0);
 	else						/* the id the charge() trigger gave the row */
-		rc = SPI_execute_plan(fc_plan(&plan_id,
+		rc = SPI_execute_plan(fc_plan(row->account, &plan_id,
 									  "INSERT INTO fluxcredits.ledger"
 									  "       (id, at, account, entry, kind, period_start, monthly, topup,"
 									  "        image, idempotency_key, reference, charge)"
@@ -705,7 +718,7 @@ fc_slot_add_sql(const FcCharge *a, TimestampTz start, int slot, int64 monthly, i
 	values[3] = Int64GetDatum(monthly);
 	values[4] = Int16GetDatum((int16) slot);
 	values[5] = Int64GetDatum(topup);
-	if (SPI_execute_plan(fc_plan(&plan,
+	if (SPI_execute_plan(fc_plan(a->account, &plan,
 								 "UPDATE fluxcredits.counters c"
 								 "   SET used = c.used + $4, topup_used = c.topup_used + $6"
 								 " WHERE c.account = $1 AND c.period_start = $2"
@@ -739,7 +752,7 @@ fc_account_topup_sql(const char *account, int64 topup)
 
 	values[0] = CStringGetTextDatum(account);
 	values[1] = Int64GetDatum(topup);
-	if (fc_execute(&plan,
+	if (fc_execute(account, &plan,
 				   "UPDATE fluxcredits.accounts a SET topup_balance = a.topup_balance - $2"
 				   " WHERE a.account = $1",
 				   2, types, values, NULL, 0, SPI_OK_UPDATE, "top-up balance update") != 1)
