@@ -140,6 +140,11 @@ start_node() { # name [citus]
         echo "max_connections = 100"
         echo "max_prepared_transactions = 100"
         echo "timezone = 'UTC'"
+        # Off on every cluster alike, so that the CPU measured is the
+        # charges': what autovacuum does in a run depends on the tables'
+        # sizes and history (with it on, one run: single node 154 µs per
+        # charge instead of 120, the workers 422 instead of 405).
+        echo "autovacuum = off"
         # fsync, synchronous_commit, full_page_writes, wal_level: defaults.
         if [ "${2:-}" = citus ]; then echo "shared_preload_libraries = 'citus'"; fi
     } >>"$TMP/$n/postgresql.conf"
