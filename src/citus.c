@@ -271,14 +271,15 @@ fc_citus_shard(Oid shell, const char *relname, const char *account, bool missing
 }
 
 /*
- * The shards this transaction opened, by relation name and account: a
- * charge opens its account's tables several times, and the first open took
- * the shard's metadata lock, which keeps the placement where it is until
- * the transaction ends.  Entries of another transaction (MyProc->lxid) are
+ * The shards this transaction opened, by relation name and account (the
+ * plans reference table's placement under the empty account): a charge
+ * opens its account's tables several times, and the first open took the
+ * shard's metadata lock, which keeps the placement where it is until the
+ * transaction ends (a reference table's placements do not move).  Entries of another transaction (MyProc->lxid) are
  * stale; a subtransaction that aborts releases its locks, so it empties the
  * cache.
  */
-#define FC_SHARD_CACHE_SIZE 16
+#define FC_SHARD_CACHE_SIZE 24
 
 typedef struct ShardCacheEntry
 {
@@ -309,7 +310,7 @@ bool
 fc_citus_shard_cached(const char *relname, const char *account, Oid *relid)
 {
 	if (account == NULL)
-		return false;
+		account = "";			/* the plans reference table's placement */
 	for (int i = 0; i < FC_SHARD_CACHE_SIZE; i++)
 	{
 		ShardCacheEntry *e = &shard_cache[i];
@@ -330,7 +331,9 @@ fc_citus_shard_remember(const char *relname, const char *account, Oid relid)
 {
 	ShardCacheEntry *e;
 
-	if (account == NULL || strlen(account) > FC_MAX_ACCOUNT_LEN)
+	if (account == NULL)
+		account = "";			/* the plans reference table's placement */
+	if (strlen(account) > FC_MAX_ACCOUNT_LEN)
 		return;
 	if (!shard_cache_callback)
 	{
