@@ -24,6 +24,13 @@
 #                 worker holding the account)
 #   worker        pgbench on worker w1 as the entry node (a charge of an
 #                 account on w2 is delegated there)
+#   local         pgbench on worker w1, each charge for an account w1 holds
+#                 (bench/citus_consume_local.sql: the account by number from
+#                 a local table of w1's accounts, then credits_consume run
+#                 on w1 itself): an app that connects to the account's node
+#   single_local  pgbench on the single node with the same statement (its
+#                 accounts numbered in its own bench_local): the local mode's
+#                 baseline
 #
 # and measures, for each run and each cluster, the CPU time its processes
 # spent: utime + stime (and cutime + cstime: the backends that exited and
@@ -167,7 +174,7 @@ start_node w1 citus
 start_node w2 citus
 
 mkdir -p "$TMP/w"
-cp "$BENCH_DIR/citus_consume.sql" "$TMP/w/"
+cp "$BENCH_DIR/citus_consume.sql" "$BENCH_DIR/citus_consume_local.sql" "$TMP/w/"
 chmod -R a+rX "$TMP/w"
 
 say "single: CREATE EXTENSION fluxcredits, $ACCOUNTS accounts on Pro"
@@ -206,6 +213,17 @@ SPLIT=$(val_on coord "SELECT string_agg(n.nodeport || ': ' || x.c, ', ' ORDER BY
                                   ON p.shardid = get_shard_id_for_distribution_column('fluxcredits.accounts', a.account)
                                GROUP BY p.groupid) x JOIN pg_dist_node n USING (groupid)")
 say "accounts per worker (port: accounts): $SPLIT"
+# w1's own accounts, numbered, in a table of w1 alone (not distributed).
+W1_ACCOUNTS=$(val_on coord "SELECT string_agg(quote_literal(a.account), ',')
+                             FROM fluxcredits.accounts a
+                            WHERE get_shard_id_for_distribution_column('fluxcredits.accounts', a.account)
+                                  IN (SELECT p.shardid FROM pg_dist_placement p JOIN pg_dist_node n USING (groupid)
+                                       WHERE n.nodeport = ${PORT_OF[w1]})")
+psql_on w1 -c "CREATE TABLE bench_local (n integer PRIMARY KEY, account text NOT NULL)" >/dev/null
+psql_on w1 -c "INSERT INTO bench_local SELECT row_number() OVER (), a FROM unnest(ARRAY[$W1_ACCOUNTS]) a" >/dev/null
+NLOCAL=$(val_on w1 "SELECT count(*) FROM bench_local")
+psql_on single -c "CREATE TABLE bench_local (n integer PRIMARY KEY, account text NOT NULL)" >/dev/null
+psql_on single -c "INSERT INTO bench_local SELECT i, 'c' || i FROM generate_series(1, $ACCOUNTS) i" >/dev/null
 
 # A charge through each entry node before measuring anything.
 for n in single coord w1; do
@@ -257,18 +275,20 @@ ledger_count() { # entry node -> its ledger (single) or the distributed one (coo
                *) val_on coord "SELECT count(*) FROM fluxcredits.ledger" ;; esac
 }
 
-node_of_mode() { case $1 in single) echo single ;; coordinator) echo coord ;; worker) echo w1 ;; esac; }
-pgbench_on() { # node clients log pgbench-args...
-    local n=$1 c=$2 log=$3
+node_of_mode() { case $1 in single|single_local) echo single ;; coordinator) echo coord ;; worker|local) echo w1 ;; esac; }
+pgbench_on() { # mode clients log pgbench-args...
+    local m=$1 c=$2 log=$3 script=citus_consume.sql nlocal=$NLOCAL
     shift 3
-    as_runner "$PGBENCH" -h 127.0.0.1 -p "${PORT_OF[$n]}" -U bench -n -M "$PROTOCOL" \
-        -c "$c" -j 2 -D naccounts="$ACCOUNTS" -f "$TMP/w/citus_consume.sql" "$@" postgres >"$log" 2>&1
+    case $m in local) script=citus_consume_local.sql ;;
+               single_local) script=citus_consume_local.sql; nlocal=$ACCOUNTS ;; esac
+    as_runner "$PGBENCH" -h 127.0.0.1 -p "${PORT_OF[$(node_of_mode "$m")]}" -U bench -n -M "$PROTOCOL" \
+        -c "$c" -j 2 -D naccounts="$ACCOUNTS" -D nlocal="$nlocal" -f "$TMP/w/$script" "$@" postgres >"$log" 2>&1
 }
 
-MODES="single coordinator worker"
+MODES="single coordinator worker single_local local"
 say "warm-up: ${WARMUP}s of each mode"
 for m in $MODES; do
-    pgbench_on "$(node_of_mode "$m")" "$CLIENTS" "$TMP/warmup.log" -T "$WARMUP" ||
+    pgbench_on "$m" "$CLIENTS" "$TMP/warmup.log" -T "$WARMUP" ||
         die "the warm-up of $m failed: $(grep -m 3 -E 'error|ERROR' "$TMP/warmup.log")"
 done
 
@@ -283,7 +303,7 @@ for rep in $(seq 1 "$REPEAT"); do
         settle
         for x in $NODES; do BEFORE[$x]=$(cpu_ticks "$x"); done
         log=$TMP/run-$m-$rep.log
-        pgbench_on "$n" "$CLIENTS" "$log" -T "$T" ||
+        pgbench_on "$m" "$CLIENTS" "$log" -T "$T" ||
             die "pgbench ($m, run $rep) failed: $(grep -m 3 -E 'error|ERROR' "$log")"
         settle
         line="$m	$rep"
@@ -331,7 +351,8 @@ verdict() { awk -v r="$1" -v t="$TARGET" 'BEGIN { print (r != "-" && r <= t) ? "
     echo "  (no hash shards) and two workers; distributed by $DIST_HOW; $SHARDS shards of fluxcredits.accounts."
     echo "- $ACCOUNTS accounts on Pro (unlimited compression), per worker (port: accounts): $SPLIT."
     echo "- pgbench -M $PROTOCOL, $CLIENTS clients, -T $T, $REPEAT run(s) of each mode, interleaved, TCP on 127.0.0.1;"
-    echo "  bench/citus_consume.sql: credits_consume of one compression credit on a random account."
+    echo "  bench/citus_consume.sql: credits_consume of one compression credit on a random account; the local mode:"
+    echo "  bench/citus_consume_local.sql on w1, one of its $NLOCAL accounts by number from a local table (one index probe more)."
     echo "  fsync and synchronous_commit on, shared_buffers 256MB on each cluster; citus.node_conninfo '$NODE_CONNINFO'."
     echo "- CPU: utime + stime of every process of a cluster (and of its exited backends), from /proc at rest"
     echo "  before and after each run, over the charges of the run; the mean over the runs. The nodes share"
@@ -341,14 +362,16 @@ verdict() { awk -v r="$1" -v t="$TARGET" 'BEGIN { print (r != "-" && r <= t) ? "
     echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     for m in $MODES; do
         awk -F'\t' -v m="$m" '$1 == m {
-            if (m == "single") printf "| single node | %s | %s | **%s** | - | - | - | - | %s |\n", $2, $3, $4, $9
-            else printf "| %s | %s | %s | - | %s | %s | %s | **%s** | %s |\n", (m == "coordinator" ? "Citus, coordinator as entry" : "Citus, worker w1 as entry"), $2, $3, $5, $6, $7, $8, $9 }' <<<"$SUMMARY"
+            if (m == "single" || m == "single_local") printf "| %s | %s | %s | **%s** | - | - | - | - | %s |\n", (m == "single" ? "single node" : "single node, the local statement"), $2, $3, $4, $9
+            else printf "| %s | %s | %s | - | %s | %s | %s | **%s** | %s |\n", (m == "coordinator" ? "Citus, coordinator as entry" : m == "worker" ? "Citus, worker w1 as entry" : "Citus, worker w1, its own accounts"), $2, $3, $5, $6, $7, $8, $9 }' <<<"$SUMMARY"
     done
     echo
     echo "| ratio (CPU per charge) | measured | target | result |"
     echo "|---|---:|---|---|"
     r=$(ratio "$(field coordinator 8)"); echo "| workers (w1+w2) / single node, coordinator as entry | ${r}x | <= ${TARGET}x | $(verdict "$r") |"
     r=$(ratio "$(field worker 8)"); echo "| workers (w1+w2) / single node, worker w1 as entry (w1 also routes) | ${r}x | <= ${TARGET}x | $(verdict "$r") |"
+    r=$(awk -v a="$(field local 8)" -v b="$(field single_local 4)" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
+    echo "| workers (w1+w2) / single node, the same statement on w1 with w1's accounts (an app that connects to the account's node) | ${r}x | <= ${TARGET}x | $(verdict "$r") |"
     r=$(ratio "$(field coordinator 5)"); echo "| coordinator / single node, coordinator as entry | ${r}x | (context) | |"
     r=$(ratio "$(field coordinator 9)"); echo "| all three nodes / single node, coordinator as entry | ${r}x | (context) | |"
     echo
