@@ -104,7 +104,7 @@ is($try->(q{SELECT count(*) FROM pg_dist_partition
 	'1', 'the app table images is colocated with fluxcredits.accounts');
 
 # 1,000 accounts, each opened by its own statement (delegated to its node).
-CitusCluster::write_file("$dir/open.sql", join('',
+append_to_file("$dir/open.sql", join('',
 	(map { "SELECT fluxcredits.credits_open_account('f$_', 'Free', now() - interval '3 days');\n" } 1 .. $FREE),
 	"SELECT fluxcredits.credits_open_account('pro', 'Pro', now() - interval '3 days');\n"));
 ($rc, $out, $err) = $coord->psql('postgres', '', extra_params => [ '-f', "$dir/open.sql" ]);
@@ -268,7 +268,7 @@ sub readouts_after_load
 	my %seen;
 	is(scalar(grep { $seen{$_}++ } @$ids), 0, 'no charge id was returned twice');
 
-	CitusCluster::write_file("$dir/usage.sql",
+	append_to_file("$dir/usage.sql",
 		join('', map { "SELECT fluxcredits.credits_usage('f$_');\n" } 1 .. $FREE));
 	my ($rc, $out, $err) = $coord->psql('postgres', '', extra_params => [ '-f', "$dir/usage.sql" ]);
 	is($rc, 0, 'credits_usage of every Free account from the coordinator') or diag($err);
@@ -355,7 +355,7 @@ sub worker_entry
 	{
 		my $w = $workers[$i];
 		my $a = 'via-w' . ($i + 1);
-		CitusCluster::write_file("$dir/$a.sql", join('',
+		append_to_file("$dir/$a.sql", join('',
 			"SELECT fluxcredits.credits_open_account('$a', 'Free');\n",
 			(map { "SELECT fluxcredits.credits_consume('$a', 'compression');\n" } 1 .. 10),
 			(map { "INSERT INTO public.images (account, name) VALUES ('$a', 'w$_') RETURNING account;\n" } 1 .. 10),

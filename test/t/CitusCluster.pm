@@ -97,19 +97,6 @@ sub stop
 	return;
 }
 
-sub write_file
-{
-	my ($path, $text) = @_;
-	open(my $fh, '>', $path) or die "cannot write $path: $!";
-	print $fh $text;
-	close($fh);
-	return;
-}
-
-# Start one psql process per script (a list of SQL statements, one a line),
-# all at once, against node. Each runs its statements in autocommit, goes on
-# after an error (reported as "ERROR:  SQLSTATE: message" on its stderr),
-# and prints each result row unaligned, without headers or command tags.
 # A statement as a client that retries serialization failures runs it: up
 # to 3 times while it fails with 40001 (on Citus: the account's shard moved
 # while the call was on its way to its old node).
@@ -120,6 +107,10 @@ sub with_retries
 	return "$stmt\n$check\n\\if :fc_retry\n$stmt\n$check\n\\if :fc_retry\n$stmt\n\\endif\n\\endif";
 }
 
+# Start one psql process per script (a list of SQL statements, one a line),
+# all at once, against node. Each runs its statements in autocommit, goes on
+# after an error (reported as "ERROR:  SQLSTATE: message" on its stderr),
+# and prints each result row unaligned, without headers or command tags.
 sub start_clients
 {
 	my ($node, $dir, @scripts) = @_;
@@ -127,7 +118,8 @@ sub start_clients
 	foreach my $i (0 .. $#scripts)
 	{
 		my $file = "$dir/client$i.sql";
-		write_file($file, "\\set VERBOSITY verbose\n" . join("\n", map { with_retries($_) } @{ $scripts[$i] }) . "\n");
+		unlink $file;
+		append_to_file($file, "\\set VERBOSITY verbose\n" . join("\n", map { with_retries($_) } @{ $scripts[$i] }) . "\n");
 		my ($out, $err) = ('', '');
 		my $h = IPC::Run::start(
 			[ 'psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=0',
