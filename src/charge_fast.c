@@ -57,15 +57,17 @@
  * With fc_slot_direct_ok(), the charge is counted on the locked version
  * right here (fc_slot_add), and *added says so.
  */
+static const char *const slot_columns[] = {
+	"account", "period_start", "kind", "slot", "used", "cap"
+};
+#define SLOT_USED 4				/* slot_columns[SLOT_USED] */
+static FcColumns slot_cols = {.n = lengthof(slot_columns), .names = slot_columns};
+
 static int
 lock_slot(const FcCharge *a, TimestampTz start, int64 *total, bool *added, int *nslots,
 		  ItemPointerData **seen)
 {
 	static int	last_slot = 0;	/* the slot this backend used last */
-	static const char *const columns[] = {
-		"account", "period_start", "kind", "slot", "used", "cap"
-	};
-	static FcColumns cols = {.n = lengthof(columns), .names = columns};
 	int			found = -1;
 
 	*added = false;
@@ -89,7 +91,7 @@ lock_slot(const FcCharge *a, TimestampTz start, int64 *total, bool *added, int *
 
 		*total = a->amount;
 		*nslots = 0;
-		fc_counters_scan_begin(&scan, &cols, a->account, start, snapshot);
+		fc_counters_scan_begin(&scan, &slot_cols, a->account, start, snapshot);
 		desc = RelationGetDescr(scan.heap);
 		while ((tuple = fc_scan_next(&scan)) != NULL)
 		{
@@ -97,8 +99,8 @@ lock_slot(const FcCharge *a, TimestampTz start, int64 *total, bool *added, int *
 			int64		used;
 			int64		cap;
 
-			if (fc_kind_of(fc_scan_attr(&scan, cols.attnos[2], &isnull),
-						   TupleDescAttr(desc, cols.attnos[2] - 1)->atttypid) != a->kind)
+			if (fc_kind_of(fc_scan_attr(&scan, slot_cols.attnos[2], &isnull),
+						   TupleDescAttr(desc, slot_cols.attnos[2] - 1)->atttypid) != a->kind)
 				continue;
 			if (*nslots == maxseen)
 			{
@@ -107,9 +109,9 @@ lock_slot(const FcCharge *a, TimestampTz start, int64 *total, bool *added, int *
 					: palloc(sizeof(ItemPointerData) * maxseen);
 			}
 			(*seen)[(*nslots)++] = tuple->t_self;
-			used = DatumGetInt64(fc_scan_attr(&scan, cols.attnos[4], &isnull));
+			used = DatumGetInt64(fc_scan_attr(&scan, slot_cols.attnos[SLOT_USED], &isnull));
 			*total += used;
-			cap = DatumGetInt64(fc_scan_attr(&scan, cols.attnos[5], &isnull));
+			cap = DatumGetInt64(fc_scan_attr(&scan, slot_cols.attnos[5], &isnull));
 			if (!isnull && used + a->amount > cap)
 				continue;
 			if (nroom == maxroom)
@@ -118,7 +120,7 @@ lock_slot(const FcCharge *a, TimestampTz start, int64 *total, bool *added, int *
 				room = room ? repalloc(room, sizeof(ItemPointerData) * maxroom)
 					: palloc(sizeof(ItemPointerData) * maxroom);
 			}
-			if (DatumGetInt16(fc_scan_attr(&scan, cols.attnos[3], &isnull)) == last_slot)
+			if (DatumGetInt16(fc_scan_attr(&scan, slot_cols.attnos[3], &isnull)) == last_slot)
 				first = nroom;
 			room[nroom++] = tuple->t_self;
 		}
@@ -145,14 +147,14 @@ lock_slot(const FcCharge *a, TimestampTz start, int64 *total, bool *added, int *
 									 LockWaitSkip, 0, &tmfd))
 			{
 				case TM_Ok:
-					found = DatumGetInt16(slot_getattr(ts, cols.attnos[3], &isnull));
+					found = DatumGetInt16(slot_getattr(ts, slot_cols.attnos[3], &isnull));
 					last_slot = found;
 					if (direct)
 					{
 						int64		amount = a->amount;
 
 						fc_slot_add(scan.heap, ExecFetchSlotHeapTuple(ts, false, NULL),
-									1, &cols.attnos[4], &amount);
+									1, &slot_cols.attnos[SLOT_USED], &amount);
 						*added = true;
 					}
 					break;
@@ -192,7 +194,9 @@ static int64
 newest_total(const FcCharge *a, const ItemPointerData *seen, int n)
 {
 	Relation	rel = fc_table_open("counters", a->account, AccessShareLock);
-	AttrNumber	used = get_attnum(RelationGetRelid(rel), "used");
+	/* the column numbers lock_slot() just read the slots of rel with */
+	AttrNumber	used = slot_cols.relid == RelationGetRelid(rel) ? slot_cols.attnos[SLOT_USED]
+		: get_attnum(RelationGetRelid(rel), slot_columns[SLOT_USED]);
 	SnapshotData dirty;
 	TableScanDesc scan;
 	TupleTableSlot *ts = table_slot_create(rel, NULL);

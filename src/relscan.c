@@ -138,65 +138,67 @@ fc_open_shell(const char *relname, bool index, LOCKMODE lockmode, bool missing_o
 }
 
 /*
+ * On a Citus node where fluxcredits.<table> is distributed, *shard is the
+ * OID of relname (the table or one of its indexes, by name) on the shard
+ * that holds account here (citus.c; the shard's metadata lock taken), or
+ * InvalidOid for an index missing there when missing_ok; returns false
+ * elsewhere.
+ */
+static bool
+fc_citus_relid(const char *table, const char *relname, const char *account,
+			   bool missing_ok, Oid *shard)
+{
+	Relation	shell;
+	Oid			shellid;
+
+	if (!fc_citus_preloaded())
+		return false;
+	if (fc_citus_shard_cached(relname, account, shard))
+		return true;
+	/* the shell, checked by name as always, tells whether it is distributed */
+	shell = fc_open_shell(table, false, AccessShareLock, false);
+	shellid = RelationGetRelid(shell);
+	table_close(shell, NoLock);
+	if (!fc_citus_table(shellid))
+		return false;
+	*shard = fc_citus_shard(shellid, relname, account, missing_ok);
+	fc_citus_shard_remember(relname, account, *shard);
+	return true;
+}
+
+/*
  * Open relname, fluxcredits.<table> or an index of it by name, with
  * lockmode, for account (NULL: for no account; only the plans table is read
  * so).  On a Citus node where the table is distributed, that is the shard
- * that holds the account there (citus.c), never the shell.  If an index
- * does not exist, NULL when missing_ok, else an error.
+ * that holds the account there, never the shell.  If an index does not
+ * exist, NULL when missing_ok, else an error.
  */
 static Relation
 fc_open_missing_ok(const char *table, const char *relname, bool index,
 				   const char *account, LOCKMODE lockmode, bool missing_ok)
 {
-	if (fc_citus_preloaded())
-	{
-		Oid			shard;
-		Relation	shell;
-		Oid			shellid;
+	Oid			shard;
 
-		if (fc_citus_shard_cached(relname, account, &shard))
-			goto open_shard;
-		/* the shell, checked by name as always, tells whether it is distributed */
-		shell = fc_open_shell(table, false, AccessShareLock, false);
-		shellid = RelationGetRelid(shell);
-		table_close(shell, NoLock);
-		if (fc_citus_table(shellid))
-		{
-			shard = fc_citus_shard(shellid, relname, account, missing_ok);
-			fc_citus_shard_remember(relname, account, shard);
-	open_shard:
-			if (!OidIsValid(shard))
-				return NULL;
-			return index ? index_open(shard, lockmode) : table_open(shard, lockmode);
-		}
+	if (fc_citus_relid(table, relname, account, missing_ok, &shard))
+	{
+		if (!OidIsValid(shard))
+			return NULL;
+		return index ? index_open(shard, lockmode) : table_open(shard, lockmode);
 	}
 	return fc_open_shell(relname, index, lockmode, missing_ok);
 }
 
 /*
  * On a Citus node where fluxcredits.<table> is distributed, the OID of its
- * shard holding account here (as fc_open_missing_ok() opens it, the
- * shard's metadata lock taken); else InvalidOid.
+ * shard holding account here (as fc_open_missing_ok() opens it); else
+ * InvalidOid.
  */
 Oid
 fc_shard_relid(const char *table, const char *account)
 {
 	Oid			shard;
-	Relation	shell;
-	Oid			shellid;
 
-	if (!fc_citus_preloaded())
-		return InvalidOid;
-	if (fc_citus_shard_cached(table, account, &shard))
-		return shard;
-	shell = fc_open_shell(table, false, AccessShareLock, false);
-	shellid = RelationGetRelid(shell);
-	table_close(shell, NoLock);
-	if (!fc_citus_table(shellid))
-		return InvalidOid;
-	shard = fc_citus_shard(shellid, table, account, false);
-	fc_citus_shard_remember(table, account, shard);
-	return shard;
+	return fc_citus_relid(table, table, account, false, &shard) ? shard : InvalidOid;
 }
 
 /* Open relname (fluxcredits.<table> or its index) for account, with lockmode. */
